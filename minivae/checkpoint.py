@@ -1,0 +1,156 @@
+"""Saving and loading checkpoints, atomically, with a format version.
+
+A checkpoint is a ``.npz`` archive (no pickles: loading one never runs code) holding
+
+* ``format`` and ``format_version``: what the file is and which layout it uses;
+* ``config``: the model's configuration as JSON, enough to rebuild it;
+* ``params``: the flat parameter vector;
+* ``opt.*`` and ``optimizer``: the optimizer's arrays and scalars, if given;
+* ``state``: JSON of anything else the trainer needs to resume (epoch, metrics history, the
+  random generator's state).
+
+Writing goes to a temporary file in the same folder, which is flushed, fsynced and then renamed
+over the target, so at every moment the target path holds either the previous complete
+checkpoint or the new complete one, never half a file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CheckpointError
+from .models import build_model
+
+__all__ = ["save", "load", "load_model", "load_into", "atomic_write", "FORMAT", "FORMAT_VERSION"]
+
+FORMAT = "minivae-checkpoint"
+FORMAT_VERSION = 1
+
+
+def atomic_write(path, write):
+    """Call ``write(fileobj)`` on a temporary file, fsync it and rename it over ``path``.
+
+    If ``write`` raises, the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+        raise
+    # Make the rename itself durable.
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:  # pragma: no cover - some file systems do not allow fsync on folders
+        pass
+    return path
+
+
+def save(path, model, optimizer=None, state=None):
+    """Write a checkpoint of ``model`` (and optionally ``optimizer`` and trainer ``state``)."""
+    arrays = {
+        "format": np.array(FORMAT),
+        "format_version": np.array(FORMAT_VERSION),
+        "config": np.array(json.dumps(model.get_config())),
+        "params": model.params.data,
+        "state": np.array(json.dumps(state or {})),
+    }
+    if optimizer is not None:
+        opt = optimizer.state_dict()
+        scalars = {k: v for k, v in opt.items() if not isinstance(v, np.ndarray)}
+        arrays["optimizer"] = np.array(json.dumps(scalars))
+        for k, v in opt.items():
+            if isinstance(v, np.ndarray):
+                arrays[f"opt.{k}"] = v
+    return atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    config: dict
+    params: np.ndarray
+    optimizer: dict = None
+    state: dict = field(default_factory=dict)
+
+    def build_model(self):
+        model = build_model(self.config)
+        _copy_params(model, self.params, self.path)
+        return model
+
+
+def load(path) -> Checkpoint:
+    """Read and check a checkpoint file; errors name the file and what is wrong with it."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            names = set(z.files)
+            if "format" not in names or str(z["format"]) != FORMAT:
+                raise CheckpointError(f"checkpoint {path}: not a minivae checkpoint (no '{FORMAT}' marker)")
+            version = int(z["format_version"])
+            if version != FORMAT_VERSION:
+                raise CheckpointError(f"checkpoint {path}: format version {version}, this minivae reads "
+                                      f"version {FORMAT_VERSION}")
+            missing = {"config", "params", "state"} - names
+            if missing:
+                raise CheckpointError(f"checkpoint {path}: incomplete, missing {sorted(missing)}")
+            config = json.loads(str(z["config"]))
+            params = np.array(z["params"])
+            state = json.loads(str(z["state"]))
+            optimizer = None
+            if "optimizer" in names:
+                optimizer = json.loads(str(z["optimizer"]))
+                for k in names:
+                    if k.startswith("opt."):
+                        optimizer[k[4:]] = np.array(z[k])
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"checkpoint {path}: truncated or corrupt ({type(exc).__name__}: {exc})") from None
+    return Checkpoint(path, config, params, optimizer, state)
+
+
+def load_model(path):
+    """Rebuild the model stored in a checkpoint."""
+    return load(path).build_model()
+
+
+def load_into(model, path):
+    """Load a checkpoint's parameters into an existing model of the same architecture."""
+    ckpt = load(path)
+    mine, theirs = model.get_config(), dict(ckpt.config)
+    diffs = [f"{k}: checkpoint has {theirs.get(k)!r}, model has {mine.get(k)!r}"
+             for k in sorted(set(mine) | set(theirs))
+             if k not in ("seed", "dtype") and mine.get(k) != theirs.get(k)]
+    if diffs:
+        raise CheckpointError(f"checkpoint {ckpt.path} holds another model: " + "; ".join(diffs))
+    _copy_params(model, ckpt.params, ckpt.path)
+    return ckpt
+
+
+def _copy_params(model, params, path):
+    if params.shape != model.params.data.shape:
+        raise CheckpointError(f"checkpoint {path}: {params.size} parameters, the model has {model.params.size}")
+    if not np.all(np.isfinite(params)):
+        raise CheckpointError(f"checkpoint {path}: parameters contain NaN or infinite values")
+    model.params.data[...] = params

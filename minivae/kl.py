@@ -1,0 +1,103 @@
+"""Closed-form KL divergences to the standard normal prior, Gaussian entropy and log-density.
+
+All functions work per example: inputs are (B, d), results (B,). Backward functions return the
+elementwise derivative of the per-example value; the model multiplies by beta / B.
+
+One parameterization everywhere: a diagonal Gaussian is given by its mean ``mu`` and its
+log-variance ``log_var = log sigma^2``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = [
+    "kl_diag_normal", "kl_diag_normal_backward",
+    "kl_isotropic_normal", "kl_isotropic_normal_backward",
+    "gaussian_entropy", "gaussian_entropy_backward",
+    "log_normal_diag", "log_standard_normal",
+]
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def kl_diag_normal(mu, log_var):
+    """KL(N(mu, diag(exp(log_var))) || N(0, I)) per example.
+
+    Lecture 002: KL = 1/2 sum_i (Sigma_ii + mu_i^2 - 1 - log Sigma_ii), with Sigma_ii =
+    exp(log_var_i).
+
+    Parameters
+    ----------
+    mu, log_var : (B, d)
+
+    Returns
+    -------
+    (B,)
+    """
+    return 0.5 * np.sum(np.exp(log_var) + mu * mu - 1.0 - log_var, axis=1)
+
+
+def kl_diag_normal_backward(mu, log_var):
+    """Derivatives of :func:`kl_diag_normal`: dKL/dmu = mu, dKL/dlog_var = (exp(log_var) - 1) / 2."""
+    return mu, 0.5 * np.expm1(log_var)
+
+
+def kl_isotropic_normal(mu, log_sigma):
+    """KL(N(mu, sigma^2 I) || N(0, I)) per example, for d-dimensional mu and one sigma.
+
+    Lecture 000 computes E_q[log q - log p] with E_q||z - mu||^2 = d sigma^2 and
+    E_q||z||^2 = ||mu||^2 + d sigma^2. Each of the d coordinates of q contributes
+    -log sigma to E_q log q, so the result is
+
+        KL = -d log sigma - d/2 + ||mu||^2 / 2 + d sigma^2 / 2.
+
+    The slides write ``-log sigma`` here; the coefficient d is what makes the KL vanish at
+    mu = 0, sigma = 1 for every d (see the notebook on the Gaussian KL).
+
+    Parameters
+    ----------
+    mu : (B, d)
+    log_sigma : float or (B,)
+    """
+    d = mu.shape[1]
+    log_sigma = np.asarray(log_sigma)
+    return -d * log_sigma - 0.5 * d + 0.5 * np.sum(mu * mu, axis=1) + 0.5 * d * np.exp(2.0 * log_sigma)
+
+
+def kl_isotropic_normal_backward(mu, log_sigma):
+    """Derivatives of :func:`kl_isotropic_normal`: dKL/dmu = mu and dKL/dlog sigma = d (sigma^2 - 1)."""
+    d = mu.shape[1]
+    return mu, d * np.expm1(2.0 * np.asarray(log_sigma))
+
+
+def gaussian_entropy(log_var):
+    """Entropy of N(mu, diag(exp(log_var))) per example: 1/2 sum_i (1 + log 2 pi + log_var_i).
+
+    Used in lecture 001's form of the bound, ELBO = E_q[log p(x | z) + log p(z)] + H(q).
+    """
+    d = log_var.shape[1]
+    return 0.5 * (d * (1.0 + LOG_2PI) + np.sum(log_var, axis=1))
+
+
+def gaussian_entropy_backward(log_var):
+    """dH/dlog_var_i = 1/2 for every i."""
+    return np.full_like(log_var, 0.5)
+
+
+def log_normal_diag(z, mu, log_var):
+    """log N(z | mu, diag(exp(log_var))), summed over the last axis.
+
+    log N = -1/2 sum_i [log 2 pi + log_var_i + (z_i - mu_i)^2 exp(-log_var_i)].
+    Broadcasts over leading axes (for example K samples of z per example).
+    """
+    d = z.shape[-1]
+    r = z - mu
+    return -0.5 * (d * LOG_2PI + np.sum(log_var + r * r * np.exp(-log_var), axis=-1))
+
+
+def log_standard_normal(z):
+    """log N(z | 0, I), summed over the last axis: -1/2 (d log 2 pi + ||z||^2)."""
+    d = z.shape[-1]
+    return -0.5 * (d * LOG_2PI + np.sum(z * z, axis=-1))

@@ -1,0 +1,22 @@
+"""minivae's models, and :func:`build_model` to rebuild one from its configuration."""
+from ..errors import ValidationError
+from .ae import AE
+from .base import Model
+from .vae import VAE
+
+MODELS = {"vae": VAE, "ae": AE}
+
+
+def build_model(config: dict) -> Model:
+    """Rebuild a model from ``model.get_config()`` (as stored in a checkpoint)."""
+    cfg = dict(config)
+    kind = cfg.pop("kind", "vae")
+    if kind not in MODELS:
+        raise ValidationError(f"model: expected one of {sorted(MODELS)}, got {kind!r}")
+    try:
+        return MODELS[kind](**cfg)
+    except TypeError as exc:
+        raise ValidationError(f"model configuration for {kind!r} is not valid: {exc}") from None
+
+
+__all__ = ["AE", "VAE", "Model", "MODELS", "build_model"]

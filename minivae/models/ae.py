@@ -1,0 +1,99 @@
+"""The deterministic autoencoder: the model the VAE grows out of (lectures 000 and 002).
+
+An encoder e(x) maps each example to one code z, a decoder d(z) maps it back, and training
+minimizes the reconstruction error. With the ``gaussian`` likelihood (sigma = 1/sqrt(2)) the loss
+is the sum of squared errors ||x - d(e(x))||^2 plus a constant, the objective of lecture 000;
+with ``bernoulli`` it is the binary cross-entropy, which makes the AE directly comparable with a
+Bernoulli VAE. There is no noise and no KL term.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..likelihoods import make_likelihood
+from ..nn import MLP
+from ..params import Params
+from ..validation import check_choice, check_data, check_positive_int, check_rng
+from .base import Model
+from .vae import _check_hidden, _stats
+
+__all__ = ["AE"]
+
+
+class AE(Model):
+    """A deterministic autoencoder.
+
+    Parameters
+    ----------
+    input_dim, latent_dim, hidden, activation, likelihood, dtype, seed
+        As for :class:`~minivae.models.vae.VAE`.
+    """
+
+    kind = "ae"
+
+    def __init__(self, input_dim=784, latent_dim=20, hidden=(400,), activation="relu",
+                 likelihood="bernoulli", dtype="float32", seed=0):
+        input_dim = check_positive_int(input_dim, "input_dim")
+        latent_dim = check_positive_int(latent_dim, "latent_dim")
+        hidden = _check_hidden(hidden)
+        check_choice(np.dtype(dtype).name, "dtype", ("float32", "float64"))
+        self.likelihood = make_likelihood(likelihood)
+        self.input_dim, self.latent_dim, self.hidden = input_dim, latent_dim, hidden
+        self.config = dict(input_dim=input_dim, latent_dim=latent_dim, hidden=list(hidden),
+                           activation=activation, likelihood=self.likelihood.config(),
+                           dtype=np.dtype(dtype).name, seed=int(seed))
+        self.encoder = MLP((input_dim, *hidden, latent_dim), activation, prefix="enc")
+        self.decoder = MLP((latent_dim, *hidden[::-1], self.likelihood.out_dim(input_dim)),
+                           activation, prefix="dec")
+        shapes = {**self.encoder.param_shapes(), **self.decoder.param_shapes(),
+                  **self.likelihood.param_shapes()}
+        self.params = Params(shapes, dtype)
+        self._accumulated = [n for n in shapes if not n.endswith((".W", ".b"))]
+        rng = np.random.default_rng(int(seed))
+        self.encoder.init(self.params, rng)
+        self.decoder.init(self.params, rng)
+        self.likelihood.init(self.params)
+
+    def forward_loss(self, x, eps=None):
+        z, _ = self.encoder.forward(self.params, x)
+        out, _ = self.decoder.forward(self.params, z)
+        return _stats(self.likelihood.nll(x, out, self.params), np.zeros(1), 0.0)
+
+    def loss_and_grad(self, x, eps=None):
+        """Reconstruction loss -log p(x | d(e(x))) per example (mean over the batch) and its gradient.
+
+        Forward: z = e(x), out = d(z). Backward: the likelihood's gradient wrt out, through the
+        decoder into dL/dz, then through the encoder.
+        """
+        P = self.params
+        for name in self._accumulated:
+            P.g(name)[...] = 0
+        z, enc_cache = self.encoder.forward(P, x)
+        out, dec_cache = self.decoder.forward(P, z)
+        nll, dout = self.likelihood.nll_and_grad(x, out, P, weight=1.0 / x.shape[0])
+        dz = self.decoder.backward(P, dec_cache, dout)
+        self.encoder.backward(P, enc_cache, dz, need_dx=False)
+        return _stats(nll, np.zeros(1), 0.0)
+
+    def encode(self, x):
+        """The code z = e(x), shape (N, d)."""
+        x = self.check_x(x)
+        return np.array(self.encoder.forward(self.params, x)[0])
+
+    embed = encode
+
+    def decode(self, z):
+        z = check_data(z, name="z", n_features=self.latent_dim, dtype=self.dtype)
+        out, _ = self.decoder.forward(self.params, z)
+        return self.likelihood.mean(out, self.params)
+
+    def reconstruct(self, x):
+        return self.decode(self.encode(x))
+
+    def sample(self, n, rng, mean=True):
+        """Decode z ~ N(0, I). An AE has no prior, so these are usually not digits: that is
+        the point lecture 000 makes when it compares the AE with the VAE."""
+        n = check_positive_int(n, "n")
+        rng = check_rng(rng)
+        z = rng.standard_normal((n, self.latent_dim)).astype(self.dtype)
+        return self.decode(z)

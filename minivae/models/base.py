@@ -1,0 +1,110 @@
+"""What every minivae model shares: a configuration, a flat parameter vector, and the
+public methods that validate their input before handing it to the lean kernels."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from ..errors import ValidationError
+from ..validation import check_data, check_positive_int, check_rng
+
+__all__ = ["Model"]
+
+
+class Model:
+    """Base class of minivae's models.
+
+    Subclasses set ``self.config`` (a JSON-serializable dict that rebuilds the model through
+    :func:`minivae.models.build_model`), ``self.params`` (a :class:`~minivae.params.Params`),
+    ``self.input_dim`` and ``self.latent_dim``, and implement ``loss_and_grad(x, eps)``.
+    """
+
+    kind = "model"
+
+    # -- configuration --------------------------------------------------------------------------
+    @property
+    def dtype(self):
+        return self.params.dtype
+
+    def get_config(self) -> dict:
+        cfg = copy.deepcopy(self.config)
+        cfg["kind"] = self.kind
+        return cfg
+
+    def astype(self, dtype) -> "Model":
+        """The same model (same parameter values) with parameters of another float dtype."""
+        cfg = self.get_config()
+        cfg.pop("kind")
+        cfg["dtype"] = np.dtype(dtype).name
+        other = type(self)(**cfg)
+        other.params.data[...] = self.params.data
+        return other
+
+    def __repr__(self):
+        cfg = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        return f"{type(self).__name__}({cfg}; {self.params.size} parameters)"
+
+    # -- input checks ---------------------------------------------------------------------------
+    @property
+    def needs_unit_interval(self) -> bool:
+        return self.likelihood.needs_unit_interval
+
+    def check_x(self, x, name="x"):
+        """Validate a data batch against this model and return it in the model's dtype."""
+        return check_data(x, name=name, n_features=self.input_dim, dtype=self.dtype,
+                          unit_interval=self.needs_unit_interval)
+
+    def check_eps(self, eps, n):
+        shape = (n, self.noise_dim)
+        eps = np.asarray(eps)
+        if eps.shape != shape:
+            raise ValidationError(f"eps: expected noise of shape {shape}, got {eps.shape}")
+        if not np.all(np.isfinite(eps)):
+            raise ValidationError("eps: expected finite noise values, found NaN or infinity")
+        return np.ascontiguousarray(eps, dtype=self.dtype)
+
+    # -- randomness -----------------------------------------------------------------------------
+    noise_dim = 0
+
+    def sample_noise(self, n, rng):
+        """Noise for one pass of ``n`` examples: eps ~ N(0, I) of shape (n, noise_dim)."""
+        return rng.standard_normal((n, self.noise_dim), dtype=self.dtype)
+
+    # -- public losses ----------------------------------------------------------------------------
+    def loss(self, x, eps=None, rng=None):
+        """The training loss on a batch, without touching the gradient.
+
+        Returns a dict of floats in nats per example (mean over the batch): ``loss`` (the
+        negative ELBO, with the KL weighted by beta), ``recon`` (-E log p(x|z), single sample)
+        and ``kl``. ``eps`` fixes the noise; otherwise it is drawn from ``rng``.
+        """
+        x = self.check_x(x)
+        eps = self._eps_for(x, eps, rng)
+        return self.forward_loss(x, eps)
+
+    def loss_and_grad_checked(self, x, eps=None, rng=None):
+        """:meth:`loss_and_grad` with its input validated first."""
+        x = self.check_x(x)
+        eps = self._eps_for(x, eps, rng)
+        return self.loss_and_grad(x, eps)
+
+    def _eps_for(self, x, eps, rng):
+        if self.noise_dim == 0:
+            return None
+        if eps is None:
+            if rng is None:
+                raise ValidationError("eps or rng: the loss of a stochastic model needs noise eps or a "
+                                      "numpy.random.Generator to draw it from; got neither")
+            return self.sample_noise(len(x), check_rng(rng))
+        return self.check_eps(eps, len(x))
+
+    def train_step(self, x, optimizer, rng):
+        """One step of stochastic gradient descent on a mini-batch; see the subclass."""
+        eps = self.sample_noise(len(x), rng) if self.noise_dim else None
+        stats = self.loss_and_grad(x, eps)
+        optimizer.step()
+        return stats
+
+    def n_params(self) -> int:
+        return self.params.size

@@ -1,0 +1,315 @@
+"""The variational autoencoder, with every gradient written out.
+
+Model (lectures 000-004): a prior p(z) = N(0, I) over d latent dimensions, a decoder network
+giving p(x | z) (any likelihood of :mod:`minivae.likelihoods`), and an encoder network giving the
+approximate posterior q(z | x). Training maximizes the evidence lower bound
+
+    ELBO(x) = E_q(z|x) log p(x | z) - KL(q(z | x) || p(z))      (lectures 001-004)
+
+estimated with one reparameterized sample of z per example and a mini-batch of examples (the
+"doubly stochastic" estimate of lectures 000 and 003). minivae minimizes the negative bound,
+in nats per example:
+
+    loss = mean over the batch of [ -log p(x | z) + beta * KL(q(z | x) || p(z)) ].
+
+Posterior families
+------------------
+``"diagonal"``  q = N(mu(x), diag(exp(log_var(x)))): the encoder emits mu and log_var.
+``"isotropic"`` q = N(mu(x), sigma^2 I) with one learned sigma (lecture 000's e_phi(x), sigma).
+``"shared"``    as isotropic, with the *same* sigma as a ``gaussian-learned`` decoder: lecture
+                000's training algorithm, where one sigma is learned jointly with theta and phi.
+
+Encoders
+--------
+``"fused"``     one network whose last layer emits [mu, log_var] (one matrix product for both
+                heads: the fast default).
+``"separate"``  two networks g (the mean) and h (the log-variance), as lecture 004 draws them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ValidationError
+from ..estimators import reparameterize, reparameterize_backward
+from ..kl import (kl_diag_normal, kl_diag_normal_backward, kl_isotropic_normal,
+                  kl_isotropic_normal_backward)
+from ..likelihoods import GaussianLearnedSigma, make_likelihood
+from ..nn import MLP
+from ..params import Params
+from ..validation import (check_choice, check_data, check_finite_float, check_positive_float,
+                          check_positive_int, check_rng)
+from .base import Model
+
+__all__ = ["VAE"]
+
+POSTERIORS = ("diagonal", "isotropic", "shared")
+ENCODERS = ("fused", "separate")
+
+
+def _check_hidden(hidden):
+    if isinstance(hidden, (int, np.integer)):
+        hidden = (hidden,)
+    try:
+        hidden = tuple(hidden)
+    except TypeError:
+        raise ValidationError(f"hidden: expected a sequence of positive layer widths, got {hidden!r}") from None
+    for h in hidden:
+        check_positive_int(h, "hidden (each layer width)")
+    return tuple(int(h) for h in hidden)
+
+
+class VAE(Model):
+    """A variational autoencoder with a Gaussian posterior and a standard normal prior.
+
+    Parameters
+    ----------
+    input_dim : int, default 784
+    latent_dim : int, default 20
+    hidden : sequence of int, default (400,)
+        Hidden widths of the encoder; the decoder uses them in reverse order.
+    activation : {"relu", "tanh", "sigmoid", "softplus"}
+    likelihood : str or dict
+        A name from :data:`minivae.likelihoods.LIKELIHOODS`, or ``{"name": ..., **options}``.
+    beta : float, default 1
+        Weight of the KL term (beta = 1 is the ELBO; lecture 001's beta-VAE otherwise).
+    posterior : {"diagonal", "isotropic", "shared"}
+    encoder : {"fused", "separate"}
+    logvar_clamp : float or None
+        If set, the encoder's log-variance is clipped to [-c, c] (the gradient is zero where the
+        clip is active). A guard against exp(log_var) overflowing early in training at high
+        learning rates; off by default so the model is exactly the textbook one.
+    dtype : {"float32", "float64"}
+    seed : int
+        Seed of the weight initialization.
+    """
+
+    kind = "vae"
+
+    def __init__(self, input_dim=784, latent_dim=20, hidden=(400,), activation="relu",
+                 likelihood="bernoulli", beta=1.0, posterior="diagonal", encoder="fused",
+                 logvar_clamp=None, dtype="float32", seed=0):
+        input_dim = check_positive_int(input_dim, "input_dim")
+        latent_dim = check_positive_int(latent_dim, "latent_dim")
+        hidden = _check_hidden(hidden)
+        beta = check_positive_float(beta, "beta", allow_zero=True)
+        check_choice(posterior, "posterior", POSTERIORS)
+        check_choice(encoder, "encoder", ENCODERS)
+        if logvar_clamp is not None:
+            logvar_clamp = check_positive_float(logvar_clamp, "logvar_clamp")
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise ValidationError(f"dtype: expected float32 or float64, got {dtype}")
+        seed = int(seed)
+        self.likelihood = make_likelihood(likelihood)
+        if posterior == "shared" and not isinstance(self.likelihood, GaussianLearnedSigma):
+            raise ValidationError("posterior='shared' shares sigma with the decoder, so it needs "
+                                  f"likelihood='gaussian-learned', got {self.likelihood.name!r}")
+        if posterior != "diagonal" and encoder == "separate":
+            raise ValidationError("encoder='separate' (networks g and h) needs posterior='diagonal', "
+                                  f"got posterior={posterior!r}")
+
+        self.input_dim, self.latent_dim, self.hidden = input_dim, latent_dim, hidden
+        self.beta, self.posterior, self.encoder_kind = beta, posterior, encoder
+        self.logvar_clamp = logvar_clamp
+        self.config = dict(input_dim=input_dim, latent_dim=latent_dim, hidden=list(hidden),
+                           activation=activation, likelihood=self.likelihood.config(), beta=beta,
+                           posterior=posterior, encoder=encoder, logvar_clamp=logvar_clamp,
+                           dtype=dtype.name, seed=seed)
+        self.noise_dim = latent_dim
+
+        d, D = latent_dim, input_dim
+        enc_out = 2 * d if (posterior == "diagonal" and encoder == "fused") else d
+        if encoder == "fused":
+            self.encoders = [MLP((D, *hidden, enc_out), activation, prefix="enc")]
+        else:
+            self.encoders = [MLP((D, *hidden, d), activation, prefix="enc_g"),
+                             MLP((D, *hidden, d), activation, prefix="enc_h")]
+        self.decoder = MLP((d, *hidden[::-1], self.likelihood.out_dim(D)), activation, prefix="dec")
+
+        shapes = {}
+        for net in self.encoders:
+            shapes.update(net.param_shapes())
+        shapes.update(self.decoder.param_shapes())
+        shapes.update(self.likelihood.param_shapes())
+        # Parameters that are not the weights of a linear layer collect gradient from more than
+        # one place (the shared sigma from the KL, the noise and the likelihood), so they are
+        # zeroed and accumulated with += rather than overwritten.
+        if posterior == "isotropic":
+            self.sigma_name = "enc.log_sigma"
+            shapes[self.sigma_name] = (1,)
+        elif posterior == "shared":
+            self.sigma_name = self.likelihood.param_name
+        else:
+            self.sigma_name = None
+        self.params = Params(shapes, dtype)
+        self._accumulated = [n for n in shapes if not n.endswith((".W", ".b"))]
+
+        rng = np.random.default_rng(seed)
+        for net in self.encoders:
+            net.init(self.params, rng)
+        self.decoder.init(self.params, rng)
+        self.likelihood.init(self.params)
+
+    # ------------------------------------------------------------------------------------------
+    # Encoder: x -> (mu, log_var)
+    # ------------------------------------------------------------------------------------------
+    def _encode(self, x):
+        """Run the encoder; return mu, log_var (both (B, d)) and what the backward pass needs."""
+        P, d = self.params, self.latent_dim
+        if self.encoder_kind == "separate":
+            mu, cache_g = self.encoders[0].forward(P, x)
+            log_var, cache_h = self.encoders[1].forward(P, x)
+            caches = (cache_g, cache_h)
+        else:
+            h, cache = self.encoders[0].forward(P, x)
+            caches = (cache,)
+            if self.posterior == "diagonal":
+                mu, log_var = h[:, :d], h[:, d:]
+            else:
+                mu = h
+                log_var = np.full_like(mu, 2.0 * P[self.sigma_name][0])   # log sigma^2 = 2 log sigma
+        clip_mask = None
+        if self.logvar_clamp is not None and self.posterior == "diagonal":
+            c = self.logvar_clamp
+            clip_mask = (log_var < -c) | (log_var > c)
+            log_var = np.clip(log_var, -c, c)
+        return mu, log_var, (caches, clip_mask)
+
+    def _encode_backward(self, state, dmu, dlog_var):
+        """Backpropagate dL/dmu and dL/dlog_var into the encoder's parameters."""
+        P, d = self.params, self.latent_dim
+        caches, clip_mask = state
+        if clip_mask is not None:
+            dlog_var = np.where(clip_mask, 0, dlog_var)
+        if self.encoder_kind == "separate":
+            self.encoders[0].backward(P, caches[0], dmu, need_dx=False)
+            self.encoders[1].backward(P, caches[1], dlog_var, need_dx=False)
+        elif self.posterior == "diagonal":
+            dh = np.concatenate([dmu, dlog_var], axis=1)
+            self.encoders[0].backward(P, caches[0], dh, need_dx=False)
+        else:
+            # log_var = 2 s in every coordinate and every example, so dL/ds = 2 sum dL/dlog_var.
+            P.g(self.sigma_name)[0] += 2.0 * dlog_var.sum()
+            self.encoders[0].backward(P, caches[0], dmu, need_dx=False)
+
+    # ------------------------------------------------------------------------------------------
+    # The loss and its gradient: one training step of lecture 000
+    # ------------------------------------------------------------------------------------------
+    def _kl(self, mu, log_var):
+        if self.posterior == "diagonal":
+            return kl_diag_normal(mu, log_var)
+        return kl_isotropic_normal(mu, self.params[self.sigma_name][0])
+
+    def forward_loss(self, x, eps):
+        """Negative ELBO on a batch without gradients (x and eps already validated)."""
+        mu, log_var, _ = self._encode(x)
+        z, _ = reparameterize(mu, log_var, eps)
+        kl = self._kl(mu, log_var)
+        out, _ = self.decoder.forward(self.params, z)
+        nll = self.likelihood.nll(x, out, self.params)
+        return _stats(nll, kl, self.beta)
+
+    def loss_and_grad(self, x, eps):
+        """Negative ELBO on a mini-batch, and its gradient written into ``params.grad``.
+
+        This is lecture 000's training algorithm, steps 1-6, for one mini-batch X of m rows
+        (step 2, drawing the noise E, happens in the caller so that the loss is a deterministic
+        function of ``eps`` and a gradient check can hold it fixed). The lecture ascends
+        L_data - L_KL; minivae descends its negative, divided by the batch size.
+
+        Parameters
+        ----------
+        x : (B, D) data in the model's dtype.
+        eps : (B, d) standard normal noise.
+
+        Returns
+        -------
+        dict with ``loss``, ``recon`` and ``kl`` in nats per example.
+        """
+        P = self.params
+        B = x.shape[0]
+        w = 1.0 / B
+        for name in self._accumulated:
+            P.g(name)[...] = 0
+
+        # Step 1. Encode the mini-batch: e_phi(X) gives mu and log sigma^2 for every row.
+        mu, log_var, enc_state = self._encode(x)
+        # Step 2. Sample noise E ~ N(0, I): that is ``eps``, drawn by the caller.
+        # Step 3. Noisy embeddings: Z = mu + sigma * E (the reparameterization trick).
+        z, std = reparameterize(mu, log_var, eps)
+        # Step 4. KL regularizer: KL(q(z | x) || N(0, I)) per row, in closed form.
+        kl = self._kl(mu, log_var)
+        # Step 5. Reconstruction term: -log p(x | z) per row, and its gradient wrt the decoder
+        #         output (already divided by the batch size).
+        out, dec_cache = self.decoder.forward(P, z)
+        nll, dout = self.likelihood.nll_and_grad(x, out, P, weight=w)
+        # Step 6. Gradients of the loss wrt theta, phi (and sigma), by the chain rule in reverse:
+        #         decoder, then the reparameterization, plus the KL's own derivatives, then the
+        #         encoder. The optimizer's step follows in the caller.
+        dz = self.decoder.backward(P, dec_cache, dout)
+        dmu, dlog_var = reparameterize_backward(dz, eps, std)
+        kmu, klv = self._kl_backward(mu, log_var)
+        c = self.beta * w
+        dmu = dmu + c * kmu
+        if self.posterior == "diagonal":
+            dlog_var += c * klv
+        else:
+            P.g(self.sigma_name)[0] += c * np.sum(klv)
+        self._encode_backward(enc_state, dmu, dlog_var)
+        return _stats(nll, kl, self.beta)
+
+    def _kl_backward(self, mu, log_var):
+        if self.posterior == "diagonal":
+            return kl_diag_normal_backward(mu, log_var)
+        kmu, ks = kl_isotropic_normal_backward(mu, self.params[self.sigma_name][0])
+        return kmu, np.full(mu.shape[0], ks)
+
+    def train_step(self, x, optimizer, rng):
+        """One step of lecture 000's training algorithm on the mini-batch ``x``.
+
+        2. sample E ~ N(0, I);  1, 3-6. :meth:`loss_and_grad` (encode, noisy embedding, KL,
+        reconstruction, gradients); then the gradient step of ``optimizer``.
+        """
+        eps = rng.standard_normal((x.shape[0], self.latent_dim), dtype=self.dtype)   # step 2
+        stats = self.loss_and_grad(x, eps)                                           # steps 1, 3-6
+        optimizer.step()                                                             # step 6
+        return stats
+
+    # ------------------------------------------------------------------------------------------
+    # Using a trained model (lecture 000's "testing stage")
+    # ------------------------------------------------------------------------------------------
+    def encode(self, x):
+        """Posterior parameters (mu, log_var), each (N, d), for data x of shape (N, D)."""
+        x = self.check_x(x)
+        mu, log_var, _ = self._encode(x)
+        return np.array(mu), np.array(log_var)
+
+    def embed(self, x):
+        """Embed with the posterior mean only, z = e_phi(x) (the testing stage of lecture 000)."""
+        return self.encode(x)[0]
+
+    def decode(self, z):
+        """E[x | z] for latent codes z of shape (N, d): probabilities for Bernoulli, means otherwise."""
+        z = check_data(z, name="z", n_features=self.latent_dim, dtype=self.dtype)
+        out, _ = self.decoder.forward(self.params, z)
+        return self.likelihood.mean(out, self.params)
+
+    def reconstruct(self, x):
+        """Decode the posterior mean of each row of x: d(e(x))."""
+        return self.decode(self.embed(x))
+
+    def sample(self, n, rng, mean=True):
+        """Generate n examples: z ~ N(0, I), then x = E[x | z] (``mean=True``) or x ~ p(x | z)."""
+        n = check_positive_int(n, "n")
+        rng = check_rng(rng)
+        z = rng.standard_normal((n, self.latent_dim)).astype(self.dtype)
+        out, _ = self.decoder.forward(self.params, z)
+        if mean:
+            return self.likelihood.mean(out, self.params)
+        return self.likelihood.sample(out, self.params, rng)
+
+
+def _stats(nll, kl, beta):
+    recon = float(np.mean(nll))
+    kl_mean = float(np.mean(kl))
+    return {"loss": recon + beta * kl_mean, "recon": recon, "kl": kl_mean}

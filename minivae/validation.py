@@ -1,0 +1,97 @@
+"""Checks at the public boundary, with messages that say what was wrong and what was expected.
+
+Inner kernels do not validate (they are the hot path); every public constructor, loader, fit,
+evaluate and sample function calls these first.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .errors import InputTypeError, ValidationError
+
+__all__ = ["check_data", "check_positive_int", "check_positive_float", "check_choice",
+           "check_rng", "check_finite_float"]
+
+
+def check_data(x, name="x", n_features=None, dtype=None, unit_interval=False, allow_empty=False):
+    """Validate a (N, D) data array and return it as a C-contiguous array of ``dtype``.
+
+    Checks, in this order: an array of real floats (integer pixels are refused, because 0..255
+    integers fed to a model that expects [0, 1] give nonsense silently), two dimensions, not
+    empty, D equal to ``n_features``, finite, and (for likelihoods defined on [0, 1]) every value
+    in [0, 1].
+    """
+    if not isinstance(x, np.ndarray):
+        if isinstance(x, (list, tuple)):
+            x = np.asarray(x)
+        else:
+            raise InputTypeError(f"{name}: expected a NumPy array of shape (N, D), got {type(x).__name__}")
+    if x.dtype.kind in "iub":
+        raise InputTypeError(
+            f"{name}: expected floating-point pixels in [0, 1], got an array of dtype {x.dtype}; "
+            f"convert with x.astype('float32') / 255 (or use minivae.datasets.load)")
+    if x.dtype.kind != "f":
+        raise InputTypeError(f"{name}: expected a floating-point array, got dtype {x.dtype}")
+    if x.ndim != 2:
+        hint = " (flatten images to rows, e.g. x.reshape(len(x), -1))" if x.ndim > 2 else ""
+        raise ValidationError(f"{name}: expected a 2-D array (N, D), got {x.ndim}-D shape {x.shape}{hint}")
+    if x.shape[0] == 0 and not allow_empty:
+        raise ValidationError(f"{name}: expected at least one row, got an empty array of shape {x.shape}")
+    if n_features is not None and x.shape[1] != n_features:
+        raise ValidationError(f"{name}: expected {n_features} features per row to match the model, "
+                              f"got {x.shape[1]} (shape {x.shape})")
+    if not np.all(np.isfinite(x)):
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise ValidationError(f"{name}: expected finite values, found {x[tuple(bad)]} at row {bad[0]}, column {bad[1]}")
+    if unit_interval and x.size:
+        lo, hi = float(x.min()), float(x.max())
+        if lo < 0 or hi > 1:
+            raise ValidationError(f"{name}: the Bernoulli likelihood needs values in [0, 1], got values in "
+                                  f"[{lo:g}, {hi:g}]; scale pixels to [0, 1] (e.g. divide by 255)")
+    if dtype is not None:
+        x = np.ascontiguousarray(x, dtype=dtype)
+    return x
+
+
+def check_positive_int(value, name, maximum=None, max_name=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InputTypeError(f"{name}: expected a positive integer, got {value!r} ({type(value).__name__})")
+    if value <= 0:
+        raise ValidationError(f"{name}: expected a positive integer, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValidationError(f"{name}: expected at most {maximum}" + (f" ({max_name})" if max_name else "")
+                              + f", got {value}")
+    return int(value)
+
+
+def check_finite_float(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputTypeError(f"{name}: expected a number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValidationError(f"{name}: expected a finite number, got {value}")
+    return value
+
+
+def check_positive_float(value, name, allow_zero=False):
+    value = check_finite_float(value, name)
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValidationError(f"{name}: expected a {'non-negative' if allow_zero else 'positive'} number, got {value}")
+    return value
+
+
+def check_choice(value, name, choices):
+    if value not in choices:
+        raise ValidationError(f"{name}: expected one of {sorted(choices)}, got {value!r}")
+    return value
+
+
+def check_rng(rng, name="rng"):
+    """Accept a numpy Generator, or an int seed (turned into one)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise InputTypeError(f"{name}: expected a numpy.random.Generator or an integer seed, got {type(rng).__name__}")

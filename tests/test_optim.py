@@ -1,0 +1,70 @@
+"""Optimizers: one step against the textbook update written out directly, and convergence on a
+quadratic."""
+import numpy as np
+import pytest
+
+from minivae import Adam, SGD
+from minivae.errors import ValidationError
+from minivae.params import Params
+
+
+def _params(rng, n=7):
+    P = Params({"w": (n,)}, np.float64)
+    P.data[...] = rng.standard_normal(n)
+    return P
+
+
+def test_adam_matches_the_update_rule(rng):
+    P = _params(rng)
+    opt = Adam(P, lr=0.01, betas=(0.8, 0.95), eps=1e-6)
+    theta, m, v = P.data.copy(), np.zeros(7), np.zeros(7)
+    for t in range(1, 6):
+        g = rng.standard_normal(7)
+        P.grad[...] = g
+        opt.step()
+        m = 0.8 * m + 0.2 * g
+        v = 0.95 * v + 0.05 * g * g
+        mhat, vhat = m / (1 - 0.8 ** t), v / (1 - 0.95 ** t)
+        theta = theta - 0.01 * mhat / (np.sqrt(vhat) + 1e-6)
+        np.testing.assert_allclose(P.data, theta, rtol=1e-12, atol=1e-14)
+
+
+def test_sgd_momentum_matches_the_update_rule(rng):
+    P = _params(rng)
+    opt = SGD(P, lr=0.1, momentum=0.5)
+    theta, b = P.data.copy(), np.zeros(7)
+    for _ in range(4):
+        g = rng.standard_normal(7)
+        P.grad[...] = g
+        opt.step()
+        b = 0.5 * b + g
+        theta = theta - 0.1 * b
+    np.testing.assert_allclose(P.data, theta, rtol=1e-12)
+
+
+@pytest.mark.parametrize("cls,lr", [(Adam, 0.05), (SGD, 0.05)])
+def test_minimizes_a_quadratic(cls, lr, rng):
+    P = _params(rng)
+    target = rng.standard_normal(7)
+    opt = cls(P, lr=lr)
+    for _ in range(2000):
+        P.grad[...] = P.data - target
+        opt.step()
+    np.testing.assert_allclose(P.data, target, atol=1e-3)
+
+
+def test_state_roundtrip(rng):
+    P = _params(rng)
+    a = Adam(P, lr=0.01)
+    for _ in range(3):
+        P.grad[...] = rng.standard_normal(7)
+        a.step()
+    b = Adam(P.copy(), lr=0.01)
+    b.load_state_dict(a.state_dict())
+    assert b.t == 3 and np.array_equal(b.m, a.m) and np.array_equal(b.v, a.v)
+
+
+@pytest.mark.parametrize("lr", [0, -1e-3, float("nan"), float("inf")])
+def test_rejects_bad_learning_rates(lr, rng):
+    with pytest.raises(ValidationError, match="lr"):
+        Adam(_params(rng), lr=lr)
