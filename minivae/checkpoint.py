@@ -41,6 +41,11 @@ def atomic_write(path, write):
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path}: is a folder, expected a file path to write")
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise OutputError(f"cannot write {path}: {folder} is a file, not a folder")
+            break
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

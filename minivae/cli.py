@@ -315,10 +315,10 @@ def cmd_train(args):
         trainer.run(epochs, on_epoch_end=on_epoch_end)
     except DivergenceError as exc:
         if trainer.epoch:
-            kept = (f"the last good checkpoint {ckpt_path} (epoch {trainer.epoch}) and {out / METRICS} "
+            kept = (f"The last good checkpoint {ckpt_path} (epoch {trainer.epoch}) and {out / METRICS} "
                     f"are kept unchanged")
         else:
-            kept = "no checkpoint was written (the first epoch did not finish)"
+            kept = "No checkpoint was written (the first epoch did not finish)"
         raise DivergenceError(f"{exc} {kept}.") from None
     _pictures(trainer.model, trainer.x_test, out, trainer.seed)
     last = trainer.history[-1]

@@ -99,8 +99,10 @@ class Trainer:
         sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
         seen = 0
         bar_stream = self.stream if self.stream is not None else sys.stderr
+        # Overflow warnings from NumPy would only precede the DivergenceError below, which says
+        # what happened and where; keep the output to that one message.
         with ProgressBar(n_batches, desc=f"epoch {self.epoch + 1}", stream=bar_stream,
-                         enabled=self.progress) as bar:
+                         enabled=self.progress) as bar, np.errstate(over="ignore", invalid="ignore"):
             guard = _GuardedOptimizer(self)
             for xb in datasets.batches(self.x_train, self.batch_size, rng=self.rng, shuffle=True,
                                        binarize=self.binarize):
