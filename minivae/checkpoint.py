@@ -158,6 +158,17 @@ def load(path) -> Checkpoint:
     if path.is_dir():
         raise CheckpointError(f"checkpoint {path}: is a folder, expected a .npz file")
     try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise CheckpointError(f"checkpoint {path}: cannot be read ({exc.strerror or exc})") from None
+    if head != b"PK\x03\x04":
+        # Not a zip archive at all. Checked here so that NumPy's advice about pickles, which
+        # does not apply to minivae's files, never reaches the user.
+        what = "an empty file" if not head else f"a file starting with {head!r}"
+        raise CheckpointError(f"checkpoint {path}: not a minivae checkpoint (.npz archive), got {what}; "
+                              f"it is truncated, corrupt or another kind of file")
+    try:
         with np.load(path, allow_pickle=False) as z:
             names = set(z.files)
             if "format" not in names or str(z["format"]) != FORMAT:

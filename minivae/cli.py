@@ -291,6 +291,11 @@ def cmd_train(args):
     else:
         data = args.data
         epochs = args.epochs if args.epochs is not None else 10
+        if ckpt_path.exists():
+            # Not refused (re-running into runs/latest is the common case), but said plainly: the
+            # old checkpoint is replaced only when this run's first epoch is complete.
+            print(f"note: {out} holds an earlier run; it is replaced when the first epoch of this one "
+                  f"completes (interrupt now and pass --resume to continue it instead)", flush=True)
         model = build_model(_model_config(args))
         x_train, x_test = _load_data(data, args.limit, args)
         if args.batch_size > len(x_train):
@@ -388,7 +393,8 @@ def main(argv=None):
         print(f"minivae: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("minivae: interrupted; the last complete checkpoint is kept", file=sys.stderr)
+        hint = " (continue with 'minivae train --resume --out ...')" if args.command == "train" else ""
+        print(f"minivae: interrupted; the last complete checkpoint is kept{hint}", file=sys.stderr)
         return 130
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import check_positive_int
+from .validation import check_model, check_positive_int, check_rng
 
 __all__ = ["elbo"]
 
@@ -25,10 +25,11 @@ def elbo(model, x, seed=0, batch_size=1000, validate=True):
     -------
     dict: ``nelbo``, ``loss``, ``recon``, ``kl`` (floats, nats per example) and ``n``.
     """
+    check_model(model)
     if validate:
         x = model.check_x(x)
     batch_size = check_positive_int(batch_size, "batch_size")
-    rng = np.random.default_rng(seed)
+    rng = check_rng(seed, "seed")
     totals = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
     n = x.shape[0]
     for start in range(0, n, batch_size):

@@ -51,6 +51,7 @@ CASES = {
     "vae-shared-sigma-needs-learned-sigma": (lambda: minivae.VAE(D, Z, posterior="shared"), ValidationError, r"posterior='shared'.*gaussian-learned.*got 'bernoulli'"),
     "ae-float-latent-dim": (lambda: minivae.AE(D, 2.5), InputTypeError, r"latent_dim: expected a positive integer, got 2.5"),
     "ae-unknown-model-kind": (lambda: minivae.build_model({"kind": "gan"}), ValidationError, r"model: expected one of \['ae', 'vae'\], got 'gan'"),
+    "build-model-config-not-a-dict": (lambda: minivae.build_model("vae"), ValidationError, r"config: expected a dict as returned by model.get_config\(\), got str"),
     "gaussian-sigma-zero": (lambda: likelihoods.Gaussian(0), ValidationError, r"sigma: expected a positive number, got 0"),
     "gaussian-sigma-text": (lambda: likelihoods.Gaussian("wide"), InputTypeError, r"sigma: expected a number, got 'wide'"),
     "laplace-scale-nan": (lambda: likelihoods.Laplace(float("nan")), ValidationError, r"scale: expected a finite number, got nan"),
@@ -82,6 +83,8 @@ CASES = {
     "loss-eps-wrong-shape": (lambda: _vae().loss(X, eps=np.zeros((8, 3))), ValidationError, r"eps: expected noise of shape \(8, 2\), got \(8, 3\)"),
     "loss-without-noise": (lambda: _vae().loss(X), ValidationError, r"eps or rng: .*got neither"),
     "evaluate-wrong-feature-count": (lambda: elbo(_vae(), np.zeros((4, 9), np.float32)), ValidationError, r"x: expected 16 features"),
+    "evaluate-not-a-model": (lambda: elbo(None, X), InputTypeError, r"model: expected a minivae model \(VAE or AE\), got NoneType"),
+    "evaluate-negative-seed": (lambda: elbo(_vae(), X, seed=-4), ValidationError, r"seed: expected a non-negative integer seed, got -4"),
     "evaluate-batch-size-zero": (lambda: elbo(_vae(), X, batch_size=0), ValidationError, r"batch_size: expected a positive integer, got 0"),
     # --- training -----------------------------------------------------------------------------
     "fit-batch-larger-than-data": (lambda: fit(_vae(), X, batch_size=9, progress=False), ValidationError, r"batch_size: expected at most 8 \(the number of training examples\), got 9"),
@@ -149,8 +152,9 @@ def _corrupt_middle(tmp_path):
 
 CHECKPOINT_FILES = {
     "checkpoint-corrupted-bytes": (_corrupt_middle, r"good.npz: truncated or corrupt \(BadZipFile: Bad CRC-32"),
-    "checkpoint-empty-file": (lambda p: _write(p / "e.npz", b""), r"e.npz: truncated or corrupt"),
-    "checkpoint-text-file": (lambda p: _write(p / "t.npz", b"epoch,loss\n1,2\n"), r"t.npz: truncated or corrupt"),
+    "checkpoint-empty-file": (lambda p: _write(p / "e.npz", b""), r"e.npz: not a minivae checkpoint \(.npz archive\), got an empty file"),
+    "checkpoint-text-file": (lambda p: _write(p / "t.npz", b"epoch,loss\n1,2\n"), r"t.npz: not a minivae checkpoint .*got a file starting with b'epoc'"),
+    "checkpoint-truncated": (lambda p: _write(p / "h.npz", _saved(p).read_bytes()[:2000]), r"h.npz: truncated or corrupt \(BadZipFile"),
     "checkpoint-is-a-folder": (lambda p: p, r"is a folder, expected a .npz file"),
     "checkpoint-other-npz": (lambda p: _npz(p / "o.npz", w=np.zeros(3)), r"o.npz: not a minivae checkpoint"),
     "checkpoint-newer-format-version": (lambda p: _saved(p, format_version=np.array(2)), r"bad.npz: format version 2, this minivae reads version 1 \(written by a newer minivae"),

@@ -56,7 +56,7 @@ CLI_CASES = {
     "cli-sample-corrupt-checkpoint": (lambda p: ["sample", _touch(p / "c.npz", b"PK\x03\x04garbage")], "c.npz: truncated or corrupt"),
     "cli-sample-zero": (lambda p: ["sample", p / "c.npz", "-n", "0"], "-n: expected a positive integer, got 0"),
     "cli-sample-unwritable-out": (lambda p: ["sample", _good_checkpoint(p), "--out", _touch(p / "f") / "s.png"], "is a file, not a folder"),
-    "cli-evaluate-not-a-checkpoint": (lambda p: ["evaluate", _touch(p / "metrics.csv", b"epoch\n1\n")], "metrics.csv: truncated or corrupt"),
+    "cli-evaluate-not-a-checkpoint": (lambda p: ["evaluate", _touch(p / "metrics.csv", b"epoch\n1\n")], "metrics.csv: not a minivae checkpoint (.npz archive), got a file starting with b'epoc'"),
 }
 
 
