@@ -46,6 +46,7 @@ CASES = {
     "vae-unknown-posterior": (lambda: minivae.VAE(D, Z, posterior="full"), ValidationError, r"posterior: expected one of .*got 'full'"),
     "vae-negative-beta": (lambda: minivae.VAE(D, Z, beta=-1), ValidationError, r"beta: expected a non-negative number, got -1"),
     "vae-logvar-clamp-zero": (lambda: minivae.VAE(D, Z, logvar_clamp=0), ValidationError, r"logvar_clamp: expected a positive number, got 0"),
+    "vae-logvar-clamp-without-diagonal-posterior": (lambda: minivae.VAE(D, Z, posterior="isotropic", logvar_clamp=10), ValidationError, r"logvar_clamp: applies to posterior='diagonal'.*got posterior='isotropic'"),
     "vae-integer-dtype": (lambda: minivae.VAE(D, Z, dtype="int32"), ValidationError, r"dtype: expected 'float32' or 'float64', got 'int32'"),
     "vae-float-seed": (lambda: minivae.VAE(D, Z, seed=1.5), InputTypeError, r"seed: expected an integer >= 0, got 1.5"),
     "vae-shared-sigma-needs-learned-sigma": (lambda: minivae.VAE(D, Z, posterior="shared"), ValidationError, r"posterior='shared'.*gaussian-learned.*got 'bernoulli'"),

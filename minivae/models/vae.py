@@ -78,7 +78,10 @@ class VAE(Model):
     logvar_clamp : float or None
         If set, the encoder's log-variance is clipped to [-c, c] (the gradient is zero where the
         clip is active). A guard against exp(log_var) overflowing early in training at high
-        learning rates; off by default so the model is exactly the textbook one.
+        learning rates: float32 overflows at exp(88.7), so c between 10 and 30 keeps sigma^2 in
+        [e^-c, e^c] without touching ordinary training. Off by default so the model is exactly
+        the textbook one; only the ``"diagonal"`` posterior has a per-example log-variance to
+        clip. Command line: ``minivae train --logvar-clamp C``.
     dtype : {"float32", "float64"}
     seed : int
         Seed of the weight initialization.
@@ -97,6 +100,9 @@ class VAE(Model):
         check_choice(encoder, "encoder", ENCODERS)
         if logvar_clamp is not None:
             logvar_clamp = check_positive_float(logvar_clamp, "logvar_clamp")
+            if posterior != "diagonal":
+                raise ValidationError(f"logvar_clamp: applies to posterior='diagonal' (the only one with a "
+                                      f"per-example log-variance), got posterior={posterior!r}")
         check_choice(activation, "activation", ACTIVATIONS)
         dtype = check_float_dtype(dtype)
         seed = check_int(seed, "seed", minimum=0)
