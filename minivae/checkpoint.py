@@ -107,6 +107,8 @@ def save(path, model, optimizer=None, state=None):
         ``path`` held before is unchanged.
     """
     check_model(model)
+    if optimizer is not None and not callable(getattr(optimizer, "state_dict", None)):
+        raise InputTypeError(f"optimizer: expected a minivae optimizer (Adam or SGD), got {type(optimizer).__name__}")
     if state is not None and not isinstance(state, dict):
         raise InputTypeError(f"state: expected a dict, got {type(state).__name__}")
     try:

@@ -184,7 +184,7 @@ def _likelihood_spec(args):
 
 def _model_config(args):
     if args.model != "vae":
-        given = [_flag(k) for k in VAE_ONLY if k in args.explicit]
+        given = [_flag(k) for k in VAE_ONLY if k in getattr(args, "explicit", ())]
         if given:
             raise MinivaeError(f"{', '.join(given)}: only for --model vae, got --model {args.model}")
     cfg = dict(kind=args.model, input_dim=784, latent_dim=args.latent_dim, hidden=args.hidden,
@@ -252,7 +252,7 @@ def _resume(args, ckpt_path):
                            f"(its run options are missing), so it cannot be resumed")
     conflicts = []
     for k in RUN_OPTIONS:
-        if k in args.explicit and getattr(args, k) != saved[k]:
+        if k in getattr(args, "explicit", ()) and getattr(args, k) != saved[k]:
             conflicts.append(f"{_flag(k)} {_show(getattr(args, k))} (the run has {_show(saved[k])})")
     if conflicts:
         raise MinivaeError(
@@ -346,6 +346,8 @@ def cmd_evaluate(args):
     model = ck.build_model()
     data = args.data or ck.state.get("args", {}).get("data", "mnist")
     ds = datasets.load(data, args.split, root=args.data_dir, download=not args.no_download)
+    if args.limit is not None and args.limit > len(ds.x):
+        raise MinivaeError(f"--limit: expected at most {len(ds.x)} (the size of {data} {args.split}), got {args.limit}")
     x = ds.x[: args.limit] if args.limit else ds.x
     binarize = ck.state.get("binarize")
     if binarize == "dynamic":

@@ -269,6 +269,10 @@ class _GuardedOptimizer:
     def __init__(self, trainer):
         self.trainer = trainer
 
+    def __getattr__(self, name):
+        # anything but step() (lr, state, ...) is the real optimizer's
+        return getattr(self.trainer.optimizer, name)
+
     def step(self):
         tr = self.trainer
         if not math.isfinite(float(np.add.reduce(tr.model.params.grad))):

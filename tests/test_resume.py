@@ -160,9 +160,10 @@ def test_sigkill_at_random_moments_leaves_the_last_complete_checkpoint(tmp_path)
         with open(tmp_path / f"stdout{attempt}", "wb") as stdout:
             proc = subprocess.Popen([sys.executable, "-m", "minivae", "train", "--out", str(out)] + opts + resume,
                                     stdout=stdout, stderr=subprocess.DEVNULL, env=_env())
-            # wait until it has started training (imports and data take a moment), then a bit more
+            # wait until it has finished an epoch (imports and data take a moment), then a bit more
             t0 = time.monotonic()
-            while b"epoch" not in (tmp_path / f"stdout{attempt}").read_bytes().split(b"\n", 1)[-1]:
+            started = f"/{epochs}: train".encode()          # the first epoch line of this process
+            while started not in (tmp_path / f"stdout{attempt}").read_bytes():
                 if proc.poll() is not None or time.monotonic() - t0 > 60:
                     break
                 time.sleep(0.01)

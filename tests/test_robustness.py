@@ -101,6 +101,7 @@ CASES = {
     "trainer-callback-not-callable": (lambda: Trainer(_vae(), X, batch_size=4, progress=False).run(1, on_epoch_end=3), InputTypeError, r"on_epoch_end: expected a function"),
     # --- checkpoints (arguments) --------------------------------------------------------------
     "checkpoint-save-not-a-model": (lambda: checkpoint.save("c.npz", None), InputTypeError, r"model: expected a minivae model"),
+    "checkpoint-save-optimizer-not-an-optimizer": (lambda: checkpoint.save("c.npz", _vae(), optimizer="adam"), InputTypeError, r"optimizer: expected a minivae optimizer \(Adam or SGD\), got str"),
     "checkpoint-load-path-not-a-path": (lambda: checkpoint.load(3), InputTypeError, r"path: expected a file path"),
 }
 

@@ -107,8 +107,15 @@ def test_cli_limit_larger_than_data(tmp_path, capsys):
     assert_one_line(rc, err, "--limit: expected at most 60000 (the size of mnist train), got 70000")
 
 
+@needs_data
+def test_cli_evaluate_limit_larger_than_data(tmp_path, capsys):
+    rc, err = run(["evaluate", _good_checkpoint(tmp_path), "--limit", "20000"], capsys)
+    assert_one_line(rc, err, "--limit: expected at most 10000 (the size of mnist test), got 20000")
+
+
 def test_every_cli_case_is_in_the_docs():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "robustness.md").read_text()
-    ids = list(CLI_CASES) + ["cli-download-failure", "cli-batch-size-larger-than-data", "cli-limit-larger-than-data"]
+    ids = list(CLI_CASES) + ["cli-download-failure", "cli-batch-size-larger-than-data", "cli-limit-larger-than-data",
+                            "cli-evaluate-limit-larger-than-data"]
     missing = [i for i in ids if f"`{i}`" not in doc]
     assert not missing, f"docs/robustness.md does not list {missing}"
