@@ -94,7 +94,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------------
     def train_epoch(self):
         """One pass over the shuffled training set; returns the mean train statistics."""
-        model, opt = self.model, self.optimizer
+        model = self.model
         n_batches = math.ceil(len(self.x_train) / self.batch_size)
         sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
         seen = 0

@@ -21,10 +21,6 @@ LV_MAX = {np.float64: 80.0, np.float32: 30.0}
 DTYPES = [np.float64, np.float32]
 
 
-def _arrays(draw_seed, shape, lo, hi, dtype):
-    return np.random.default_rng(draw_seed).uniform(lo, hi, shape).astype(dtype)
-
-
 def _finite(*arrays):
     return all(np.all(np.isfinite(a)) for a in arrays)
 
