@@ -97,9 +97,11 @@ def image_panels(panels, nrow=8, shape=(28, 28), size=3.5, title=None):
     """Several image grids side by side: ``panels`` maps a panel title to (N, H*W) images in [0, 1]."""
     if not isinstance(panels, dict) or not panels:
         raise ValidationError(f"panels: expected a non-empty dict {{title: images}}, got {type(panels).__name__}")
-    fig, axes = _row_of_axes(len(panels), size, size + 0.4)
-    for ax, (name, images) in zip(axes, panels.items()):
-        _show(ax, tile(images, nrow, shape), name)
+    canvases = {name: tile(images, nrow, shape) for name, images in panels.items()}
+    aspect = max(c.shape[0] / c.shape[1] for c in canvases.values())
+    fig, axes = _row_of_axes(len(panels), size, size * aspect + 0.4)
+    for ax, (name, canvas) in zip(axes, canvases.items()):
+        _show(ax, canvas, name)
     if title:
         fig.suptitle(title, fontsize=11)
     return fig
@@ -185,9 +187,12 @@ def interpolation_figure(models, x_a, x_b, steps=10, size=0.9, title=None):
     for _, model in items:
         rows.append(np.vstack([np.ravel(x_a)[None], interpolate(model, x_a, x_b, steps), np.ravel(x_b)[None]]))
     ncol = steps + 2
-    fig = Figure(figsize=(size * ncol, size * len(items) + 0.4))
+    row_height = size + 0.3                       # room for each row's title
+    top = 0.5 if title else 0.1
+    fig = Figure(figsize=(size * ncol, row_height * len(items) + top))
     for i, ((name, _), row) in enumerate(zip(items, rows)):
-        ax = fig.add_subplot(len(items), 1, i + 1)
+        bottom = (len(items) - 1 - i) * row_height / fig.get_figheight()
+        ax = fig.add_axes((0, bottom, 1, size / fig.get_figheight()))
         _show(ax, tile(row, nrow=ncol))
         ax.set_title(f"{name}: originals at both ends", fontsize=9)
     if title:
@@ -272,7 +277,7 @@ def edit_figure(model, x, direction, amounts, title=None, size=0.9):
     fig = Figure(figsize=(size * k, size * n + 0.5))
     ax = fig.add_axes((0, 0, 1, 0.9))
     _show(ax, tile(out.reshape(n * k, -1), nrow=k))
-    ax.set_title("moving along the direction: a = " + ", ".join(f"{a:g}" for a in np.ravel(amounts)), fontsize=8)
+    ax.set_title("moving along the direction: a = " + ", ".join(f"{a:.3g}" for a in np.ravel(amounts)), fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
