@@ -4,7 +4,8 @@ The public API. Submodules hold the pieces a lecture derives one at a time:
 :mod:`~minivae.nn` (layers), :mod:`~minivae.likelihoods`, :mod:`~minivae.kl`,
 :mod:`~minivae.estimators`, :mod:`~minivae.models`, :mod:`~minivae.optim`,
 :mod:`~minivae.train`, :mod:`~minivae.evaluate`, :mod:`~minivae.datasets`,
-:mod:`~minivae.checkpoint`, :mod:`~minivae.plots` and :mod:`~minivae.gradcheck`.
+:mod:`~minivae.checkpoint`, :mod:`~minivae.plots`, :mod:`~minivae.inpaint` and
+:mod:`~minivae.gradcheck`.
 """
 from .errors import (CheckpointError, DataFileError, DivergenceError, DownloadError,
                      InputTypeError, MinivaeError, OutputError, ValidationError)

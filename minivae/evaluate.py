@@ -16,6 +16,10 @@ __all__ = ["elbo"]
 def elbo(model, x, seed=0, batch_size=1000, validate=True):
     """Single-sample negative ELBO over a data set, with reconstruction and KL apart.
 
+    ELBO(x) = E_q(z|x) log p(x | z) - KL(q(z | x) || p(z))  (lectures 001-004), with the
+    expectation estimated by one sample of z (N = 1 in lecture 003's Monte Carlo estimate) and the
+    KL in closed form.
+
     For each example one z is drawn from q(z | x) with noise from ``numpy.random.default_rng(seed)``
     (a fixed seed makes successive evaluations comparable), and -log p(x | z) + KL(q || p) is
     averaged over all rows. With beta != 1 the ``loss`` entry is the beta-weighted training

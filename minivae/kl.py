@@ -55,8 +55,10 @@ def kl_isotropic_normal(mu, log_sigma):
 
         KL = -d log sigma - d/2 + ||mu||^2 / 2 + d sigma^2 / 2.
 
-    The slides write ``-log sigma`` here; the coefficient d is what makes the KL vanish at
-    mu = 0, sigma = 1 for every d (see the notebook on the Gaussian KL).
+    The slides write ``-log sigma`` here. The two agree only for d = 1 or sigma = 1; with
+    ``-log sigma`` the expression at mu = 0, sigma^2 = 1/d equals (log d - d + 1) / 2 < 0 for
+    d > 1, impossible for a KL divergence, and it disagrees with a Monte Carlo estimate of
+    E_q[log q - log p] (notebook 04 shows both checks).
 
     Parameters
     ----------

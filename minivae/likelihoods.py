@@ -140,8 +140,10 @@ class Gaussian(Likelihood):
     """p(x | z) = N(x | d(z), sigma^2 I) with a fixed sigma.
 
     -log p(x | z) = D log sigma + (D / 2) log 2 pi + ||x - d(z)||^2 / (2 sigma^2)
-    (lecture 000 writes log p = C - D log sigma - ||x - d(z)||^2 / (2 sigma^2)): up to constants,
-    maximum likelihood is least squares. d/d d(z) = (d(z) - x) / sigma^2.
+    i.e. log p = C - D log sigma - ||x - d(z)||^2 / (2 sigma^2) with C = -(D / 2) log 2 pi
+    (lecture 000 writes ``C - log sigma``; each of the D pixels contributes a factor 1 / sigma,
+    hence D log sigma). Up to constants, maximum likelihood is least squares (lectures 000, 002).
+    d/d d(z) = (d(z) - x) / sigma^2.
     """
 
     name = "gaussian"
@@ -168,7 +170,8 @@ class Gaussian(Likelihood):
 
 
 class GaussianLearnedSigma(Likelihood):
-    """N(x | d(z), sigma^2 I) with one learned scalar s = log sigma (lecture 000).
+    """N(x | d(z), sigma^2 I) with one learned scalar s = log sigma (lecture 000, where sigma is
+    learned jointly with theta and phi).
 
     -log p = D s + (D / 2) log 2 pi + exp(-2 s) ||x - d(z)||^2 / 2, so
     d/d d(z) = exp(-2 s) (d(z) - x)  and  d/ds = D - exp(-2 s) ||x - d(z)||^2.

@@ -93,7 +93,11 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------------
     def train_epoch(self):
-        """One pass over the shuffled training set; returns the mean train statistics."""
+        """One pass over the shuffled training set; returns the mean train statistics.
+
+        Each step is doubly stochastic (lectures 000 and 003): a random mini-batch of examples
+        and one sample of z per example.
+        """
         model = self.model
         n_batches = math.ceil(len(self.x_train) / self.batch_size)
         sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}

@@ -65,6 +65,9 @@ class AE(Model):
     def loss_and_grad(self, x, eps=None):
         """Reconstruction loss -log p(x | d(e(x))) per example (mean over the batch) and its gradient.
 
+        Lecture 000's AE objective sum_i ||x_i - d(e(x_i))||^2 is this loss (times N, plus
+        (D / 2) log pi per example) for the Gaussian likelihood with sigma = 1/sqrt(2).
+
         Forward: z = e(x), out = d(z). Backward: the likelihood's gradient wrt out, through the
         decoder into dL/dz, then through the encoder.
         """

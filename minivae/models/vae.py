@@ -305,7 +305,11 @@ class VAE(Model):
         return self.decode(self.embed(x))
 
     def sample(self, n, rng, mean=True):
-        """Generate n examples: z ~ N(0, I), then x = E[x | z] (``mean=True``) or x ~ p(x | z)."""
+        """Generate n examples: z ~ N(0, I), then x = E[x | z] (``mean=True``) or x ~ p(x | z).
+
+        Lecture 000's testing stage generates with "z ~ N(0, I), x = d(z)", the decoder's mean;
+        lecture 004 contrasts generating by the mean with sampling from p(x | z).
+        """
         n = check_positive_int(n, "n")
         rng = check_rng(rng)
         mean = check_bool(mean, "mean")
