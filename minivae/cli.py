@@ -98,6 +98,19 @@ def build_parser():
     t.add_argument("--encoder", default="fused", choices=["fused", "separate"])
     t.add_argument("--logvar-clamp", type=_positive_float, default=None,
                    help="clip the encoder's log-variance to [-C, C] (off by default)")
+    c = t.add_argument_group("categorical latents (--model categorical)")
+    c.add_argument("--estimator", default="gumbel", choices=["gumbel", "straight-through", "reinforce"],
+                   help="gradient estimator for the encoder (default: gumbel)")
+    c.add_argument("--n-latent", type=_positive_int, default=20, help="categorical variables (default: 20)")
+    c.add_argument("--n-classes", type=_positive_int, default=10, help="classes per variable (default: 10)")
+    c.add_argument("--tau0", type=_positive_float, default=1.0, help="initial temperature (default: 1)")
+    c.add_argument("--tau-min", type=_positive_float, default=0.5, help="lowest temperature (default: 0.5)")
+    c.add_argument("--anneal-rate", type=_nonneg_float, default=1e-4,
+                   help="r in tau = max(tau_min, tau0 exp(-r t)), t = step (default: 1e-4)")
+    c.add_argument("--reinforce-samples", type=_positive_int, default=1,
+                   help="samples of z per example for --estimator reinforce (default: 1)")
+    c.add_argument("--baseline", default=None, choices=["running-mean", "leave-one-out", "none"],
+                   help="REINFORCE baseline (default: leave-one-out with several samples, else running-mean)")
     t.add_argument("--binarize", default="none", choices=["none", "dynamic", "threshold"],
                    help="binarize grey-level pixels: fresh draws per batch (dynamic) or at 0.5")
     t.add_argument("--epochs", type=_positive_int, default=10)
@@ -150,6 +163,12 @@ def _model_config(args):
                activation=args.activation, likelihood=_likelihood_spec(args), dtype=args.dtype, seed=args.seed)
     if args.model == "vae":
         cfg.update(beta=args.beta, posterior=args.posterior, encoder=args.encoder, logvar_clamp=args.logvar_clamp)
+    if args.model == "categorical":
+        del cfg["latent_dim"]
+        baseline = args.baseline or ("leave-one-out" if args.reinforce_samples > 1 else "running-mean")
+        cfg.update(n_latent=args.n_latent, n_classes=args.n_classes, estimator=args.estimator,
+                   tau0=args.tau0, tau_min=args.tau_min, anneal_rate=args.anneal_rate,
+                   reinforce_samples=args.reinforce_samples, baseline=baseline)
     return cfg
 
 
