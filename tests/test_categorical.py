@@ -20,7 +20,7 @@ TOL = 1e-6
 
 
 def _model(**kw):
-    cfg = dict(input_dim=12, n_latent=3, n_classes=4, hidden=(9, 7), dtype="float64", seed=1)
+    cfg = dict(input_dim=12, n_latent=3, n_classes=4, hidden=(9, 7), dtype="float64", seed=1, tau_min=0.1)
     cfg.update(kw)
     return CategoricalVAE(**cfg)
 
@@ -203,6 +203,8 @@ def test_bad_configuration_and_input_get_clear_errors(rng):
         _model(n_classes=1)
     with pytest.raises(ValidationError, match="tau_min"):
         _model(tau_min=0)
+    with pytest.raises(ValidationError, match="tau_min: expected at most tau0"):
+        _model(tau0=0.3, tau_min=0.5)
     with pytest.raises(ValidationError, match="baseline"):
         _model(baseline="mean")
     model = _model()

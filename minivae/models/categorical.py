@@ -96,6 +96,9 @@ class CategoricalVAE(Model):
         tau0 = check_positive_float(tau0, "tau0")
         tau_min = check_positive_float(tau_min, "tau_min")
         anneal_rate = check_positive_float(anneal_rate, "anneal_rate", allow_zero=True)
+        if tau_min > tau0:
+            raise ValidationError(f"tau_min: expected at most tau0 = {tau0} (the schedule cools from tau0 "
+                                  f"down to tau_min), got {tau_min}; for a fixed temperature set both")
         S = check_positive_int(reinforce_samples, "reinforce_samples")
         check_choice(baseline, "baseline", ("running-mean", "leave-one-out", "none"))
         if estimator == "reinforce" and baseline == "leave-one-out" and S < 2:
