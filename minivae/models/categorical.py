@@ -76,6 +76,8 @@ class CategoricalVAE(Model):
     baseline : {"running-mean", "leave-one-out", "none"}, default "running-mean"
         The REINFORCE baseline; "leave-one-out" needs S >= 2.
     baseline_decay : float in [0, 1), decay of the running mean.
+        The running mean lives in the model object, not in its parameters, so a checkpoint does
+        not keep it: a resumed run starts it afresh (its first step uses b = 0).
     dtype : {"float32", "float64"}
     seed : int, the seed of the weight initialization.
     """
