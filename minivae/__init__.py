@@ -7,7 +7,7 @@ The public API. Submodules hold the pieces a lecture derives one at a time:
 :mod:`~minivae.checkpoint`, :mod:`~minivae.plots` and :mod:`~minivae.gradcheck`.
 """
 from .errors import (CheckpointError, DataFileError, DivergenceError, DownloadError,
-                     InputTypeError, MinivaeError, ValidationError)
+                     InputTypeError, MinivaeError, OutputError, ValidationError)
 from .models import AE, VAE, build_model
 from .optim import SGD, Adam
 from .params import Params
@@ -15,4 +15,4 @@ from .params import Params
 __version__ = "0.1.0"
 
 __all__ = ["AE", "VAE", "build_model", "Adam", "SGD", "Params", "MinivaeError", "ValidationError",
-           "InputTypeError", "DataFileError", "DownloadError", "CheckpointError", "DivergenceError"]
+           "InputTypeError", "DataFileError", "DownloadError", "CheckpointError", "DivergenceError", "OutputError"]

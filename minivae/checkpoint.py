@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CheckpointError
+from .errors import CheckpointError, InputTypeError, MinivaeError, OutputError
 from .models import build_model
+from .validation import check_model
 
 __all__ = ["save", "load", "load_model", "load_into", "atomic_write", "FORMAT", "FORMAT_VERSION"]
 
@@ -38,20 +39,30 @@ def atomic_write(path, write):
     If ``write`` raises, the temporary file is removed and ``path`` is untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder, expected a file path to write")
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise OutputError(f"cannot write {path}: {folder} is a file, not a folder")
+            break
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             tmp.unlink()
-        except FileNotFoundError:
+        except OSError:
             pass
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
         raise
+    _remove_stale_temporaries(path)
     # Make the rename itself durable.
     try:
         fd = os.open(path.parent, os.O_RDONLY)
@@ -64,14 +75,52 @@ def atomic_write(path, write):
     return path
 
 
+def _remove_stale_temporaries(path):
+    """Delete temporaries of ``path`` left by writers that were killed (their process is gone)."""
+    for tmp in path.parent.glob(f".{path.name}.tmp-*"):
+        try:
+            pid = int(tmp.name.rsplit("-", 1)[1])
+        except ValueError:
+            continue
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+        except (PermissionError, OSError):
+            pass   # alive (or not ours to ask about): leave it
+
+
 def save(path, model, optimizer=None, state=None):
-    """Write a checkpoint of ``model`` (and optionally ``optimizer`` and trainer ``state``)."""
+    """Write a checkpoint of ``model`` (and optionally ``optimizer`` and trainer ``state``).
+
+    Raises
+    ------
+    InputTypeError
+        ``model`` is not a minivae model, ``state`` is not a dict of JSON-serializable values.
+    OutputError
+        The file cannot be written (no permission, a folder in the way, disk full); whatever
+        ``path`` held before is unchanged.
+    """
+    check_model(model)
+    if optimizer is not None and not callable(getattr(optimizer, "state_dict", None)):
+        raise InputTypeError(f"optimizer: expected a minivae optimizer (Adam or SGD), got {type(optimizer).__name__}")
+    if state is not None and not isinstance(state, dict):
+        raise InputTypeError(f"state: expected a dict, got {type(state).__name__}")
+    try:
+        state_json = json.dumps(state or {})
+    except (TypeError, ValueError) as exc:
+        raise InputTypeError(f"state: expected JSON-serializable values, {exc}") from None
     arrays = {
         "format": np.array(FORMAT),
         "format_version": np.array(FORMAT_VERSION),
         "config": np.array(json.dumps(model.get_config())),
         "params": model.params.data,
-        "state": np.array(json.dumps(state or {})),
+        "state": np.array(state_json),
     }
     if optimizer is not None:
         opt = optimizer.state_dict()
@@ -92,25 +141,46 @@ class Checkpoint:
     state: dict = field(default_factory=dict)
 
     def build_model(self):
-        model = build_model(self.config)
+        """The model this checkpoint holds, with its parameters."""
+        try:
+            model = build_model(self.config)
+        except MinivaeError as exc:
+            raise CheckpointError(f"checkpoint {self.path}: its model configuration is not valid ({exc})") from None
         _copy_params(model, self.params, self.path)
         return model
 
 
 def load(path) -> Checkpoint:
     """Read and check a checkpoint file; errors name the file and what is wrong with it."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputTypeError(f"path: expected a file path (str or os.PathLike), got {type(path).__name__}")
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint {path}: no such file")
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path}: is a folder, expected a .npz file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise CheckpointError(f"checkpoint {path}: cannot be read ({exc.strerror or exc})") from None
+    if head != b"PK\x03\x04":
+        # Not a zip archive at all. Checked here so that NumPy's advice about pickles, which
+        # does not apply to minivae's files, never reaches the user.
+        what = "an empty file" if not head else f"a file starting with {head!r}"
+        raise CheckpointError(f"checkpoint {path}: not a minivae checkpoint (.npz archive), got {what}; "
+                              f"it is truncated, corrupt or another kind of file")
     try:
         with np.load(path, allow_pickle=False) as z:
             names = set(z.files)
             if "format" not in names or str(z["format"]) != FORMAT:
                 raise CheckpointError(f"checkpoint {path}: not a minivae checkpoint (no '{FORMAT}' marker)")
-            version = int(z["format_version"])
+            version = int(z["format_version"]) if "format_version" in names else None
             if version != FORMAT_VERSION:
+                hint = (" (written by a newer minivae: upgrade to read it)" if version and version > FORMAT_VERSION
+                        else " (written by an older minivae: retrain, or load it with that version)")
                 raise CheckpointError(f"checkpoint {path}: format version {version}, this minivae reads "
-                                      f"version {FORMAT_VERSION}")
+                                      f"version {FORMAT_VERSION}{hint}")
             missing = {"config", "params", "state"} - names
             if missing:
                 raise CheckpointError(f"checkpoint {path}: incomplete, missing {sorted(missing)}")
@@ -127,6 +197,11 @@ def load(path) -> Checkpoint:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"checkpoint {path}: truncated or corrupt ({type(exc).__name__}: {exc})") from None
+    if not isinstance(config, dict) or not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {path}: corrupt (configuration or state is not a JSON object)")
+    if params.ndim != 1 or params.dtype.kind != "f":
+        raise CheckpointError(f"checkpoint {path}: corrupt (parameters of shape {params.shape}, "
+                              f"dtype {params.dtype}; expected a flat float vector)")
     return Checkpoint(path, config, params, optimizer, state)
 
 
@@ -137,6 +212,7 @@ def load_model(path):
 
 def load_into(model, path):
     """Load a checkpoint's parameters into an existing model of the same architecture."""
+    check_model(model)
     ckpt = load(path)
     mine, theirs = model.get_config(), dict(ckpt.config)
     diffs = [f"{k}: checkpoint has {theirs.get(k)!r}, model has {mine.get(k)!r}"

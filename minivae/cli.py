@@ -11,6 +11,12 @@ experiments (784-400-20, ReLU, Bernoulli likelihood on grey-level pixels, Adam 1
 
 Every error a user can cause is printed as one line, without a traceback, and the exit status
 is 2 (1 for a diverged run, 130 when interrupted).
+
+``minivae train --resume --out DIR`` continues the run saved in ``DIR/checkpoint.npz``: model,
+optimizer state, epoch, random generator and metrics history all come from the checkpoint, so
+the resumed run ends exactly where an uninterrupted one would. Its model, data and training
+options come from the checkpoint too; giving one of them with a different value is refused
+(only ``--epochs``, ``--data-dir``, ``--no-download`` and ``--no-progress`` may change).
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -25,7 +32,7 @@ import numpy as np
 
 from . import checkpoint as ckpt_mod
 from . import datasets, plots
-from .errors import MinivaeError, DivergenceError
+from .errors import DivergenceError, MinivaeError, OutputError
 from .evaluate import elbo
 from .likelihoods import LIKELIHOODS
 from .models import MODELS, build_model
@@ -78,7 +85,19 @@ def _nonneg_float(text):
     return v
 
 
-def build_parser():
+def _seed(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {v}")
+    return v
+
+
+def build_parser(explicit_only=False):
+    """The argument parser. With ``explicit_only`` every ``train`` option defaults to "absent",
+    so parsing tells which options the user actually typed (what ``--resume`` must compare)."""
     p = _Parser(prog="minivae", description="Variational autoencoders in plain NumPy.")
     sub = p.add_subparsers(dest="command", metavar="{train,sample,evaluate}", parser_class=_Parser)
     sub.required = True
@@ -113,21 +132,27 @@ def build_parser():
                    help="REINFORCE baseline (default: leave-one-out with several samples, else running-mean)")
     t.add_argument("--binarize", default="none", choices=["none", "dynamic", "threshold"],
                    help="binarize grey-level pixels: fresh draws per batch (dynamic) or at 0.5")
-    t.add_argument("--epochs", type=_positive_int, default=10)
+    t.add_argument("--epochs", type=_positive_int, default=None,
+                   help="train until this many epochs are done (default: 10, or the resumed run's)")
     t.add_argument("--batch-size", type=_positive_int, default=128)
     t.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate (default: 1e-3)")
     t.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     t.add_argument("--limit", type=_positive_int, default=None, help="use only the first N training examples")
     t.add_argument("--out", default="runs/latest", help="output folder (default: runs/latest)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its checkpoint (its options are kept)")
+    t.add_argument("--no-download", action="store_true", help="fail instead of downloading missing data")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    if explicit_only:
+        for action in t._actions:
+            action.default = argparse.SUPPRESS
 
     s = sub.add_parser("sample", help="draw samples from a trained model into a PNG grid")
     s.add_argument("checkpoint", help="a checkpoint.npz written by 'minivae train'")
     s.add_argument("-n", type=_positive_int, default=64, help="number of samples (default: 64)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_seed, default=0)
     s.add_argument("--out", default="samples.png", help="PNG file to write (default: samples.png)")
 
     e = sub.add_parser("evaluate", help="report the negative ELBO of a trained model on a data set")
@@ -136,8 +161,9 @@ def build_parser():
                    help="data set (default: the one the model was trained on)")
     e.add_argument("--data-dir", default=None)
     e.add_argument("--split", default="test")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=_seed, default=0)
     e.add_argument("--limit", type=_positive_int, default=None, help="use only the first N examples")
+    e.add_argument("--no-download", action="store_true", help="fail instead of downloading missing data")
     e.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     return p
 
@@ -145,6 +171,20 @@ def build_parser():
 # ------------------------------------------------------------------------------------------------
 # commands
 # ------------------------------------------------------------------------------------------------
+#: options of ``train`` that define a run: stored in its checkpoint, fixed when resuming
+RUN_OPTIONS = ("data", "limit", "model", "likelihood", "sigma", "laplace_scale", "latent_dim", "hidden",
+               "activation", "beta", "posterior", "encoder", "logvar_clamp", "binarize", "batch_size",
+               "lr", "optimizer", "seed", "dtype")
+VAE_ONLY = ("beta", "posterior", "encoder", "logvar_clamp")
+#: options of ``--model categorical`` only; also run options (kept on resume when the run has them)
+CATEGORICAL_ONLY = ("estimator", "n_latent", "n_classes", "tau0", "tau_min", "anneal_rate",
+                    "reinforce_samples", "baseline")
+
+
+def _flag(dest):
+    return "--" + dest.replace("_", "-")
+
+
 def _likelihood_spec(args):
     spec = {"name": args.likelihood}
     if args.sigma is not None:
@@ -159,6 +199,17 @@ def _likelihood_spec(args):
 
 
 def _model_config(args):
+    if args.model != "vae":
+        given = [_flag(k) for k in VAE_ONLY if k in getattr(args, "explicit", ())]
+        if given:
+            raise MinivaeError(f"{', '.join(given)}: only for --model vae, got --model {args.model}")
+    if args.model != "categorical":
+        given = [_flag(k) for k in CATEGORICAL_ONLY if k in getattr(args, "explicit", ())]
+        if given:
+            raise MinivaeError(f"{', '.join(given)}: only for --model categorical, got --model {args.model}")
+    elif "latent_dim" in getattr(args, "explicit", ()):
+        raise MinivaeError("--latent-dim: the categorical model's code is set by --n-latent and --n-classes, "
+                           f"got --latent-dim {args.latent_dim}")
     cfg = dict(kind=args.model, input_dim=784, latent_dim=args.latent_dim, hidden=args.hidden,
                activation=args.activation, likelihood=_likelihood_spec(args), dtype=args.dtype, seed=args.seed)
     if args.model == "vae":
@@ -197,50 +248,118 @@ def _pictures(model, x_test, out, seed):
                out / "reconstructions.png")
 
 
+def _check_out(out):
+    """Fail before any work if the output folder cannot be created or written."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out: {out} is a file, expected a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".minivae-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(f"--out: cannot write into {out}: {exc.strerror or exc}") from None
+
+
+def _load_data(data, limit, args):
+    download = not args.no_download
+    train = datasets.load(data, "train", root=args.data_dir, download=download)
+    test = datasets.load(data, "test", root=args.data_dir, download=download)
+    if limit is not None and limit > len(train.x):
+        raise MinivaeError(f"--limit: expected at most {len(train.x)} (the size of {data} train), got {limit}")
+    return (train.x[:limit] if limit else train.x), test.x
+
+
+def _resume(args, ckpt_path):
+    """Rebuild the trainer of the run saved at ``ckpt_path``; refuse options that contradict it."""
+    if not ckpt_path.exists():
+        raise MinivaeError(f"--resume: no checkpoint at {ckpt_path}; start the run without --resume")
+    ck = ckpt_mod.load(ckpt_path)
+    saved = ck.state.get("args")
+    if not isinstance(saved, dict) or any(k not in saved for k in RUN_OPTIONS + ("epochs",)):
+        raise MinivaeError(f"--resume: {ckpt_path} was not written by 'minivae train' of this version "
+                           f"(its run options are missing), so it cannot be resumed")
+    conflicts = []
+    for k in RUN_OPTIONS + tuple(k for k in CATEGORICAL_ONLY if k in saved):
+        if k in getattr(args, "explicit", ()) and getattr(args, k) != saved[k]:
+            conflicts.append(f"{_flag(k)} {_show(getattr(args, k))} (the run has {_show(saved[k])})")
+    if conflicts:
+        raise MinivaeError(
+            f"--resume: {'; '.join(conflicts)}. A resumed run keeps the options it was started with; "
+            f"only --epochs, --data-dir, --no-download and --no-progress may change. Drop the "
+            f"conflicting options, or start a new run with another --out")
+    x_train, x_test = _load_data(saved["data"], saved["limit"], args)
+    trainer = Trainer.from_checkpoint(ck, x_train, x_test, progress=not args.no_progress)
+    epochs = args.epochs if args.epochs is not None else saved["epochs"]
+    if epochs < trainer.epoch:
+        raise MinivaeError(f"--epochs: the run in {args.out} has already done {trainer.epoch} epochs, "
+                           f"got --epochs {epochs}; pass at least {trainer.epoch}")
+    run_args = dict(saved, epochs=epochs)
+    return trainer, epochs, run_args
+
+
+def _show(v):
+    if isinstance(v, list):
+        return " ".join(str(x) for x in v)
+    return "(not set)" if v is None else str(v)
+
+
 def cmd_train(args):
     out = Path(args.out)
-    binarize = None if args.binarize == "none" else args.binarize
-    test_split = "test"
-    train = datasets.load(args.data, "train", root=args.data_dir)
-    test = datasets.load(args.data, test_split, root=args.data_dir)
-    x_train = train.x[: args.limit] if args.limit else train.x
     ckpt_path = out / CHECKPOINT
+    _check_out(out)
 
     if args.resume:
-        if not ckpt_path.exists():
-            raise MinivaeError(f"--resume: no checkpoint at {ckpt_path}; start the run without --resume")
-        ck = ckpt_mod.load(ckpt_path)
-        model = ck.build_model()
-        st = ck.state
-        args_saved = st.get("args", {})
-        trainer = Trainer(model, x_train, test.x, optimizer=st["optimizer"], lr=st["lr"],
-                          batch_size=st["batch_size"], seed=st["seed"], binarize=st["binarize"],
-                          progress=not args.no_progress, eval_seed=st["eval_seed"])
-        trainer.restore(st, ck.optimizer)
-        epochs = args.epochs if "--epochs" in sys.argv else args_saved.get("epochs", args.epochs)
+        trainer, epochs, run_args = _resume(args, ckpt_path)
+        data = run_args["data"]
+        if trainer.epoch >= epochs:
+            print(f"{ckpt_path} has already done {trainer.epoch} of {epochs} epochs; nothing to do "
+                  f"(pass a larger --epochs to train on)", flush=True)
+            return 0
         print(f"resuming {ckpt_path} after epoch {trainer.epoch} of {epochs}", flush=True)
     else:
+        data = args.data
+        epochs = args.epochs if args.epochs is not None else 10
+        if ckpt_path.exists():
+            # Not refused (re-running into runs/latest is the common case), but said plainly: the
+            # old checkpoint is replaced only when this run's first epoch is complete.
+            print(f"note: {out} holds an earlier run; it is replaced when the first epoch of this one "
+                  f"completes (interrupt now and pass --resume to continue it instead)", flush=True)
         model = build_model(_model_config(args))
-        trainer = Trainer(model, x_train, test.x, optimizer=args.optimizer, lr=args.lr,
-                          batch_size=args.batch_size, seed=args.seed, binarize=binarize,
+        x_train, x_test = _load_data(data, args.limit, args)
+        if args.batch_size > len(x_train):
+            raise MinivaeError(f"--batch-size: expected at most {len(x_train)} (the number of training "
+                               f"examples), got {args.batch_size}")
+        trainer = Trainer(model, x_train, x_test, optimizer=args.optimizer, lr=args.lr,
+                          batch_size=args.batch_size, seed=args.seed,
+                          binarize=None if args.binarize == "none" else args.binarize,
                           progress=not args.no_progress)
-        epochs = args.epochs
-        args_saved = {"epochs": epochs, "data": args.data}
-        print(f"training {model!r} on {args.data} ({len(x_train)} train / {len(test.x)} test) "
+        run_args = {k: getattr(args, k) for k in RUN_OPTIONS}
+        if args.model == "categorical":
+            run_args.update({k: getattr(args, k) for k in CATEGORICAL_ONLY})
+        run_args["epochs"] = epochs
+        print(f"training {model!r} on {data} ({len(x_train)} train / {len(x_test)} test) "
               f"for {epochs} epochs into {out}", flush=True)
 
     def on_epoch_end(tr, row):
-        state = tr.state()
-        state["args"] = args_saved
-        ckpt_mod.save(ckpt_path, tr.model, tr.optimizer, state)
+        # The checkpoint first, then the metrics: a kill between the two leaves metrics one epoch
+        # behind, and a resume rewrites them from the checkpoint's history.
+        tr.save_checkpoint(ckpt_path, {"args": run_args})
         _write_metrics(out / METRICS, tr.history)
 
-    out.mkdir(parents=True, exist_ok=True)
-    trainer.run(epochs, on_epoch_end=on_epoch_end)
-    _pictures(trainer.model, trainer.x_test, out, args.seed)
+    try:
+        trainer.run(epochs, on_epoch_end=on_epoch_end)
+    except DivergenceError as exc:
+        if trainer.epoch:
+            kept = (f"The last good checkpoint {ckpt_path} (epoch {trainer.epoch}) and {out / METRICS} "
+                    f"are kept unchanged")
+        else:
+            kept = "No checkpoint was written (the first epoch did not finish)"
+        raise DivergenceError(f"{exc} {kept}.") from None
+    _pictures(trainer.model, trainer.x_test, out, trainer.seed)
     last = trainer.history[-1]
     print(f"done: test -ELBO {last.get('test_nelbo', float('nan')):.2f} nats per image "
-          f"(single-sample ELBO on {args.data} {test_split}); wrote {ckpt_path}, {out / METRICS}, "
+          f"(single-sample ELBO on {data} test); wrote {ckpt_path}, {out / METRICS}, "
           f"{out / 'samples.png'}, {out / 'reconstructions.png'}")
     return 0
 
@@ -257,7 +376,9 @@ def cmd_evaluate(args):
     ck = ckpt_mod.load(args.checkpoint)
     model = ck.build_model()
     data = args.data or ck.state.get("args", {}).get("data", "mnist")
-    ds = datasets.load(data, args.split, root=args.data_dir)
+    ds = datasets.load(data, args.split, root=args.data_dir, download=not args.no_download)
+    if args.limit is not None and args.limit > len(ds.x):
+        raise MinivaeError(f"--limit: expected at most {len(ds.x)} (the size of {data} {args.split}), got {args.limit}")
     x = ds.x[: args.limit] if args.limit else ds.x
     binarize = ck.state.get("binarize")
     if binarize == "dynamic":
@@ -277,18 +398,36 @@ def cmd_evaluate(args):
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate}
 
 
+def _one_line(exc):
+    """The message of ``exc`` on one line (some, like a failed download, list several items)."""
+    text = str(exc) if not isinstance(exc, OSError) or isinstance(exc, MinivaeError) else (
+        f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
+    out = ""
+    for part in (p.strip() for p in text.splitlines()):
+        if not part:
+            continue
+        if out:
+            out = out + " " if out.endswith(":") else out.rstrip(".") + "; "
+        out += part
+    return out
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = build_parser().parse_args(argv)
+    if args.command == "train":
+        args.explicit = set(vars(build_parser(explicit_only=True).parse_args(argv))) - {"command"}
     try:
         return COMMANDS[args.command](args)
     except DivergenceError as exc:
-        print(f"minivae: error: {exc}", file=sys.stderr)
+        print(f"minivae: error: {_one_line(exc)}", file=sys.stderr)
         return 1
-    except MinivaeError as exc:
-        print(f"minivae: error: {exc}", file=sys.stderr)
+    except (MinivaeError, OSError) as exc:
+        print(f"minivae: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("minivae: interrupted; the last complete checkpoint is kept", file=sys.stderr)
+        hint = " (continue with 'minivae train --resume --out ...')" if args.command == "train" else ""
+        print(f"minivae: interrupted; the last complete checkpoint is kept{hint}", file=sys.stderr)
         return 130
 
 

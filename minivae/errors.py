@@ -31,5 +31,9 @@ class CheckpointError(MinivaeError, ValueError):
     """A checkpoint is corrupt, of another format version, or of another model."""
 
 
+class OutputError(MinivaeError, OSError):
+    """A result (checkpoint, metrics, picture) cannot be written where it was asked to go."""
+
+
 class DivergenceError(MinivaeError, FloatingPointError):
     """Training produced a NaN or infinite loss or gradient."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .validation import check_positive_int
+from .validation import check_model, check_positive_int, check_rng
 
 __all__ = ["elbo"]
 
@@ -25,10 +25,11 @@ def elbo(model, x, seed=0, batch_size=1000, validate=True):
     -------
     dict: ``nelbo``, ``loss``, ``recon``, ``kl`` (floats, nats per example) and ``n``.
     """
+    check_model(model)
     if validate:
         x = model.check_x(x)
     batch_size = check_positive_int(batch_size, "batch_size")
-    rng = np.random.default_rng(seed)
+    rng = check_rng(seed, "seed")
     # A model whose training objective differs from its bound (the relaxed Gumbel-softmax loss
     # of the categorical VAE) evaluates the bound itself through ``evaluation_loss``.
     loss_fn = getattr(model, "evaluation_loss", model.forward_loss)

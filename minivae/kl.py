@@ -27,7 +27,9 @@ def kl_diag_normal(mu, log_var):
     """KL(N(mu, diag(exp(log_var))) || N(0, I)) per example.
 
     Lecture 002: KL = 1/2 sum_i (Sigma_ii + mu_i^2 - 1 - log Sigma_ii), with Sigma_ii =
-    exp(log_var_i).
+    exp(log_var_i). Computed as 1/2 sum_i (expm1(log_var_i) - log_var_i + mu_i^2): near the prior
+    exp(v) - 1 - v cancels catastrophically (in float32 it even comes out negative for |v| below
+    about 1e-7), while expm1(v) - v is never below zero and stays accurate.
 
     Parameters
     ----------
@@ -37,7 +39,7 @@ def kl_diag_normal(mu, log_var):
     -------
     (B,)
     """
-    return 0.5 * np.sum(np.exp(log_var) + mu * mu - 1.0 - log_var, axis=1)
+    return 0.5 * np.sum(np.expm1(log_var) - log_var + mu * mu, axis=1)
 
 
 def kl_diag_normal_backward(mu, log_var):
@@ -64,7 +66,8 @@ def kl_isotropic_normal(mu, log_sigma):
     """
     d = mu.shape[1]
     log_sigma = np.asarray(log_sigma)
-    return -d * log_sigma - 0.5 * d + 0.5 * np.sum(mu * mu, axis=1) + 0.5 * d * np.exp(2.0 * log_sigma)
+    # -d s - d/2 + d e^{2s}/2 = d/2 (expm1(2 s) - 2 s): the same cancellation-free form as above
+    return 0.5 * d * (np.expm1(2.0 * log_sigma) - 2.0 * log_sigma) + 0.5 * np.sum(mu * mu, axis=1)
 
 
 def kl_isotropic_normal_backward(mu, log_sigma):

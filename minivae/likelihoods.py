@@ -26,7 +26,8 @@ import math
 
 import numpy as np
 
-from .errors import ValidationError
+from .errors import InputTypeError, ValidationError
+from .validation import check_finite_float, check_positive_float
 
 __all__ = [
     "Bernoulli", "Gaussian", "GaussianLearnedSigma", "GaussianPerPixel", "Laplace",
@@ -146,10 +147,7 @@ class Gaussian(Likelihood):
     name = "gaussian"
 
     def __init__(self, sigma: float = 1.0):
-        sigma = float(sigma)
-        if not (sigma > 0 and math.isfinite(sigma)):
-            raise ValidationError(f"sigma: expected a positive finite number, got {sigma}")
-        self.sigma = sigma
+        self.sigma = check_positive_float(sigma, "sigma")
 
     def config(self):
         return {"name": self.name, "sigma": self.sigma}
@@ -181,7 +179,7 @@ class GaussianLearnedSigma(Likelihood):
     param_name = "log_sigma"
 
     def __init__(self, init_log_sigma: float = 0.0):
-        self.init_log_sigma = float(init_log_sigma)
+        self.init_log_sigma = check_finite_float(init_log_sigma, "init_log_sigma")
 
     def config(self):
         return {"name": self.name, "init_log_sigma": self.init_log_sigma}
@@ -259,10 +257,7 @@ class Laplace(Likelihood):
     name = "laplace"
 
     def __init__(self, scale: float = 1.0):
-        scale = float(scale)
-        if not (scale > 0 and math.isfinite(scale)):
-            raise ValidationError(f"scale: expected a positive finite number, got {scale}")
-        self.scale = scale
+        self.scale = check_positive_float(scale, "scale")
 
     def config(self):
         return {"name": self.name, "scale": self.scale}
@@ -304,5 +299,7 @@ def make_likelihood(spec) -> Likelihood:
         raise ValidationError(f"likelihood: expected one of {sorted(LIKELIHOODS)}, got {name!r}")
     try:
         return LIKELIHOODS[name](**opts)
+    except InputTypeError:
+        raise
     except TypeError as exc:
         raise ValidationError(f"likelihood {name!r}: bad options {opts}: {exc}") from None

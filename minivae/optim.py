@@ -10,8 +10,9 @@ import math
 
 import numpy as np
 
-from .errors import CheckpointError, ValidationError
-from .validation import check_finite_float, check_positive_float
+from .errors import CheckpointError, InputTypeError, ValidationError
+from .params import Params
+from .validation import check_choice, check_finite_float, check_positive_float
 
 __all__ = ["SGD", "Adam", "make_optimizer", "OPTIMIZERS"]
 
@@ -20,6 +21,8 @@ class Optimizer:
     name = "optimizer"
 
     def __init__(self, params, lr):
+        if not isinstance(params, Params):
+            raise InputTypeError(f"params: expected the model's Params (model.params), got {type(params).__name__}")
         self.params = params
         self.lr = check_positive_float(lr, "lr")
 
@@ -31,6 +34,11 @@ class Optimizer:
         raise NotImplementedError
 
     def _check_state_array(self, state, key):
+        if not isinstance(state, dict) or state.get("name", self.name) != self.name:
+            got = state.get("name") if isinstance(state, dict) else type(state).__name__
+            raise CheckpointError(f"optimizer state: expected the state of {self.name!r}, got {got!r}")
+        if key not in state or "t" not in state:
+            raise CheckpointError(f"optimizer state of {self.name!r}: missing {key!r} or 't'")
         a = np.asarray(state[key])
         if a.shape != self.params.data.shape:
             raise CheckpointError(f"optimizer state {key!r}: expected shape {self.params.data.shape}, got {a.shape}")
@@ -84,6 +92,8 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
         super().__init__(params, lr)
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+            raise ValidationError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
         b1, b2 = (check_finite_float(b, "betas") for b in betas)
         if not (0 <= b1 < 1 and 0 <= b2 < 1):
             raise ValidationError(f"betas: expected two numbers in [0, 1), got {tuple(betas)}")
@@ -130,6 +140,10 @@ OPTIMIZERS = {"adam": Adam, "sgd": SGD}
 
 
 def make_optimizer(name, params, lr, **options):
-    if name not in OPTIMIZERS:
-        raise ValidationError(f"optimizer: expected one of {sorted(OPTIMIZERS)}, got {name!r}")
-    return OPTIMIZERS[name](params, lr=lr, **options)
+    check_choice(name, "optimizer", OPTIMIZERS)
+    try:
+        return OPTIMIZERS[name](params, lr=lr, **options)
+    except InputTypeError:
+        raise
+    except TypeError as exc:   # an option this optimizer does not have
+        raise ValidationError(f"optimizer {name!r}: bad options {options}: {exc}") from None

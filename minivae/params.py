@@ -19,7 +19,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from .errors import ValidationError
+from .errors import InputTypeError, ValidationError
 
 __all__ = ["Params"]
 
@@ -43,7 +43,12 @@ class Params:
     """
 
     def __init__(self, shapes: Mapping[str, Iterable[int]], dtype=np.float32):
-        dtype = np.dtype(dtype)
+        if not isinstance(shapes, Mapping):
+            raise InputTypeError(f"shapes: expected a mapping of name to shape, got {type(shapes).__name__}")
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise ValidationError(f"dtype: expected a floating dtype (float32 or float64), got {dtype!r}") from None
         if dtype.kind != "f":
             raise ValidationError(f"dtype: expected a floating dtype (float32 or float64), got {dtype}")
         self.dtype = dtype

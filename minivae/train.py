@@ -7,18 +7,21 @@ stopped. :func:`fit` is the one-call version.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import sys
 import time
 
 import numpy as np
 
+from . import checkpoint as _checkpoint
 from . import datasets
-from .errors import DivergenceError, ValidationError
+from .errors import CheckpointError, DivergenceError, InputTypeError, ValidationError
 from .evaluate import elbo
-from .optim import make_optimizer
+from .optim import OPTIMIZERS, make_optimizer
 from .progress import ProgressBar
-from .validation import check_choice, check_positive_float, check_positive_int
+from .validation import (check_bool, check_choice, check_int, check_model, check_positive_float,
+                         check_positive_int)
 
 __all__ = ["Trainer", "fit"]
 
@@ -52,7 +55,15 @@ class Trainer:
 
     def __init__(self, model, x_train, x_test=None, optimizer="adam", lr=1e-3, batch_size=128,
                  seed=0, binarize=None, progress=True, stream=None, eval_seed=12345, verbose=True):
+        check_model(model)
         check_choice(binarize, "binarize", BINARIZE)
+        check_choice(optimizer, "optimizer", OPTIMIZERS)
+        seed = check_int(seed, "seed", minimum=0)
+        eval_seed = check_int(eval_seed, "eval_seed", minimum=0)
+        progress = check_bool(progress, "progress")
+        verbose = check_bool(verbose, "verbose")
+        if stream is not None and not callable(getattr(stream, "write", None)):
+            raise InputTypeError(f"stream: expected a file-like object with write(), got {type(stream).__name__}")
         self.model = model
         self.x_train = model.check_x(x_train, name="x_train")
         self.batch_size = check_positive_int(batch_size, "batch_size", maximum=len(self.x_train),
@@ -68,8 +79,9 @@ class Trainer:
         self.lr = check_positive_float(lr, "lr")
         self.optimizer = make_optimizer(optimizer, model.params, lr=self.lr)
         self.optimizer_name = optimizer
-        self.seed = int(seed)
+        self.seed = seed
         self.rng = np.random.default_rng(self.seed)
+        self.data_fingerprint = _fingerprint(self.x_train)
         self.binarize = binarize
         self.progress = progress
         self.verbose = verbose
@@ -82,18 +94,22 @@ class Trainer:
     # ------------------------------------------------------------------------------------------
     def train_epoch(self):
         """One pass over the shuffled training set; returns the mean train statistics."""
-        model, opt = self.model, self.optimizer
+        model = self.model
         n_batches = math.ceil(len(self.x_train) / self.batch_size)
         sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
         seen = 0
         bar_stream = self.stream if self.stream is not None else sys.stderr
+        # Overflow warnings from NumPy would only precede the DivergenceError below, which says
+        # what happened and where; keep the output to that one message.
         with ProgressBar(n_batches, desc=f"epoch {self.epoch + 1}", stream=bar_stream,
-                         enabled=self.progress) as bar:
+                         enabled=self.progress) as bar, np.errstate(over="ignore", invalid="ignore"):
+            guard = _GuardedOptimizer(self)
             for xb in datasets.batches(self.x_train, self.batch_size, rng=self.rng, shuffle=True,
                                        binarize=self.binarize):
-                stats = model.train_step(xb, opt, self.rng)
+                stats = model.train_step(xb, guard, self.rng)
                 self.step += 1
-                self._check_finite(stats)
+                if not math.isfinite(stats["loss"]):
+                    raise self._divergence("loss", stats["loss"], applied=True)
                 b = len(xb)
                 seen += b
                 for k in sums:
@@ -101,18 +117,18 @@ class Trainer:
                 bar.update(1, loss=sums["loss"] / seen, recon=sums["recon"] / seen, kl=sums["kl"] / seen)
         return {k: v / seen for k, v in sums.items()}
 
-    def _check_finite(self, stats):
-        # The loss is a sum over everything the forward pass computed, so a NaN anywhere in it
-        # shows up here; the gradient vector is checked too, with one cheap reduction.
-        g = self.model.params.grad
-        if math.isfinite(stats["loss"]) and math.isfinite(float(np.add.reduce(g))):
-            return
-        what = "loss" if not math.isfinite(stats["loss"]) else "gradient"
-        raise DivergenceError(
-            f"training diverged at step {self.step} (epoch {self.epoch + 1}): the {what} became "
-            f"{stats['loss'] if what == 'loss' else 'NaN or infinite'}. The usual cause is a learning "
-            f"rate too high for this model (lr={self.lr:g}); try a smaller --lr, or clamp the encoder's "
-            f"log-variance (--logvar-clamp). The parameters of this epoch were not saved.")
+    def _divergence(self, what, value, applied):
+        """The error for a NaN or infinite ``what`` ("loss" or "gradient") at the current step."""
+        step = self.step + (0 if applied else 1)
+        kept = ("the optimizer step was applied, so the model's parameters may be damaged"
+                if applied else "the step was not applied: the model keeps its parameters from before it")
+        exc = DivergenceError(
+            f"training diverged at step {step} (epoch {self.epoch + 1}): the {what} became {value}; "
+            f"{kept}. The usual cause is a learning rate too high for this model (lr={self.lr:g}): "
+            f"try a smaller one, or clamp the encoder's log-variance (VAE(logvar_clamp=...), "
+            f"--logvar-clamp).")
+        exc.step, exc.epoch, exc.what = step, self.epoch + 1, what
+        return exc
 
     def evaluate(self):
         if self.x_test is None:
@@ -122,10 +138,19 @@ class Trainer:
     def run(self, epochs, on_epoch_end=None):
         """Train until ``self.epoch == epochs`` (so a resumed trainer finishes the same run).
 
-        ``on_epoch_end(trainer, row)`` is called after each epoch with that epoch's metrics row.
-        Returns the history, one dict per epoch.
+        ``on_epoch_end(trainer, row)`` is called after each epoch with that epoch's metrics row
+        (the place to write a checkpoint). Returns the history, one dict per epoch.
+
+        Raises
+        ------
+        DivergenceError
+            As soon as a loss or gradient is NaN or infinite; the message names the step. A
+            non-finite gradient is never applied, and ``on_epoch_end`` is not called for the
+            epoch that diverged, so a checkpoint written there stays the last good one.
         """
         epochs = check_positive_int(epochs, "epochs")
+        if on_epoch_end is not None and not callable(on_epoch_end):
+            raise InputTypeError(f"on_epoch_end: expected a function (trainer, row), got {type(on_epoch_end).__name__}")
         out = self.stream if self.stream is not None else sys.stdout
         while self.epoch < epochs:
             t0 = time.perf_counter()
@@ -154,19 +179,114 @@ class Trainer:
     # ------------------------------------------------------------------------------------------
     # What a checkpoint needs to resume bit for bit
     # ------------------------------------------------------------------------------------------
+    #: settings a resumed trainer must share with the one that wrote the checkpoint
+    _SAME = ("optimizer", "lr", "batch_size", "seed", "binarize", "eval_seed", "n_train",
+             "data_fingerprint")
+
     def state(self) -> dict:
+        """Everything besides the parameters and the optimizer's arrays that a resume needs.
+
+        JSON-serializable: the random generator's state is a dict of (big) integers, and the
+        history a list of dicts of floats, which JSON writes and reads back exactly.
+        """
         return {"epoch": self.epoch, "step": self.step, "history": self.history,
                 "rng": self.rng.bit_generator.state, "seed": self.seed, "lr": self.lr,
                 "batch_size": self.batch_size, "optimizer": self.optimizer_name,
-                "binarize": self.binarize, "eval_seed": self.eval_seed}
+                "binarize": self.binarize, "eval_seed": self.eval_seed,
+                "n_train": len(self.x_train), "data_fingerprint": self.data_fingerprint}
 
     def restore(self, state: dict, optimizer_state: dict = None) -> None:
-        self.epoch = int(state["epoch"])
-        self.step = int(state.get("step", 0))
-        self.history = list(state.get("history", []))
-        self.rng.bit_generator.state = state["rng"]
+        """Continue from ``state`` (see :meth:`state`) and the optimizer's saved arrays.
+
+        Refuses, naming every difference, a state written by a trainer with other settings or
+        other training data: resuming it would silently give a different run.
+        """
+        if not isinstance(state, dict):
+            raise InputTypeError(f"state: expected the dict of Trainer.state(), got {type(state).__name__}")
+        missing = [k for k in ("epoch", "rng") if k not in state]
+        if missing:
+            raise CheckpointError(f"trainer state: missing {missing}; it cannot be resumed")
+        mine = self.state()
+        diffs = [f"{k}: saved {state[k]!r}, this trainer has {mine[k]!r}"
+                 for k in self._SAME if k in state and state[k] != mine[k]]
+        if diffs:
+            raise ValidationError("cannot resume with other settings or data than the saved run: "
+                                  + "; ".join(diffs))
+        if optimizer_state is None and int(state["epoch"]) > 0:
+            raise CheckpointError("trainer state: the optimizer's state is missing, so the run "
+                                  "cannot continue exactly")
+        try:
+            self.rng.bit_generator.state = state["rng"]
+        except (TypeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"trainer state: the random generator's state is not valid ({exc})") from None
         if optimizer_state is not None:
             self.optimizer.load_state_dict(optimizer_state)
+        self.epoch = int(state["epoch"])
+        self.step = int(state.get("step", 0))
+        self.history = [dict(row) for row in state.get("history", [])]
+
+    def save_checkpoint(self, path, extra=None):
+        """Write model, optimizer and :meth:`state` (plus ``extra`` keys) to ``path``, atomically."""
+        state = self.state()
+        if extra:
+            state.update(extra)
+        return _checkpoint.save(path, self.model, self.optimizer, state)
+
+    @classmethod
+    def from_checkpoint(cls, path, x_train, x_test=None, **options):
+        """A trainer that continues the run saved in the checkpoint ``path``.
+
+        The model, the optimizer's state, the epoch, the random generator and the metrics
+        history come from the checkpoint, as do the training settings (optimizer, lr,
+        batch_size, seed, binarize, eval_seed); ``options`` may set ``progress``, ``verbose``
+        and ``stream``. ``x_train`` must be the data the run was trained on (checked).
+        """
+        allowed = {"progress", "verbose", "stream"}
+        if set(options) - allowed:
+            raise ValidationError(f"options: a resumed trainer takes its settings from the checkpoint; "
+                                  f"only {sorted(allowed)} may be given, got {sorted(set(options) - allowed)}")
+        ck = path if isinstance(path, _checkpoint.Checkpoint) else _checkpoint.load(path)
+        st = ck.state
+        need = ["optimizer", "lr", "batch_size", "seed", "binarize", "eval_seed", "epoch", "rng"]
+        missing = [k for k in need if k not in st]
+        if missing:
+            raise CheckpointError(f"checkpoint {ck.path}: no trainer state {missing}; it was not "
+                                  f"written by a Trainer and cannot be resumed")
+        trainer = cls(ck.build_model(), x_train, x_test, optimizer=st["optimizer"], lr=st["lr"],
+                      batch_size=st["batch_size"], seed=st["seed"], binarize=st["binarize"],
+                      eval_seed=st["eval_seed"], **options)
+        trainer.restore(st, ck.optimizer)
+        return trainer
+
+
+class _GuardedOptimizer:
+    """Stands in for the optimizer inside ``model.train_step``: checks the gradient first.
+
+    A NaN or infinite entry anywhere in the gradient makes one cheap reduction non-finite, and
+    the step is refused before it can spread NaN into the parameters.
+    """
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+
+    def __getattr__(self, name):
+        # anything but step() (lr, state, ...) is the real optimizer's
+        return getattr(self.trainer.optimizer, name)
+
+    def step(self):
+        tr = self.trainer
+        if not math.isfinite(float(np.add.reduce(tr.model.params.grad))):
+            raise tr._divergence("gradient", "NaN or infinite", applied=False)
+        tr.optimizer.step()
+
+
+def _fingerprint(x):
+    """A cheap identity of a training set: its shape and a hash of up to 256 evenly spaced rows
+    plus the total (so a resume on other data is caught without hashing all of it)."""
+    step = max(1, len(x) // 256)
+    h = hashlib.sha256(np.ascontiguousarray(x[::step]).tobytes())
+    h.update(repr((x.shape, str(x.dtype), float(np.sum(x, dtype=np.float64)))).encode())
+    return h.hexdigest()[:16]
 
 
 def fit(model, x_train, x_test=None, *, epochs=10, batch_size=128, lr=1e-3, optimizer="adam",
@@ -175,6 +295,7 @@ def fit(model, x_train, x_test=None, *, epochs=10, batch_size=128, lr=1e-3, opti
 
     See :class:`Trainer` for the arguments; ``verbose`` defaults to ``progress``.
     """
+    epochs = check_positive_int(epochs, "epochs")
     trainer = Trainer(model, x_train, x_test, optimizer=optimizer, lr=lr, batch_size=batch_size,
                       seed=seed, binarize=binarize, progress=progress,
                       verbose=progress if verbose is None else verbose)

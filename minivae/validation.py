@@ -12,7 +12,8 @@ import numpy as np
 from .errors import InputTypeError, ValidationError
 
 __all__ = ["check_data", "check_positive_int", "check_positive_float", "check_choice",
-           "check_rng", "check_finite_float"]
+           "check_rng", "check_finite_float", "check_int", "check_bool", "check_float_dtype",
+           "check_model"]
 
 
 def check_data(x, name="x", n_features=None, dtype=None, unit_interval=False, allow_empty=False):
@@ -56,6 +57,7 @@ def check_data(x, name="x", n_features=None, dtype=None, unit_interval=False, al
 
 
 def check_positive_int(value, name, maximum=None, max_name=None):
+    """An integer >= 1 (and <= ``maximum``, described as ``max_name``); bools are refused."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputTypeError(f"{name}: expected a positive integer, got {value!r} ({type(value).__name__})")
     if value <= 0:
@@ -64,6 +66,41 @@ def check_positive_int(value, name, maximum=None, max_name=None):
         raise ValidationError(f"{name}: expected at most {maximum}" + (f" ({max_name})" if max_name else "")
                               + f", got {value}")
     return int(value)
+
+
+def check_int(value, name, minimum=None):
+    """An integer (not a bool), optionally >= ``minimum``; used for seeds and counters."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        what = "an integer" if minimum is None else f"an integer >= {minimum}"
+        raise InputTypeError(f"{name}: expected {what}, got {value!r} ({type(value).__name__})")
+    if minimum is not None and value < minimum:
+        raise ValidationError(f"{name}: expected an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputTypeError(f"{name}: expected True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
+
+
+def check_float_dtype(dtype, name="dtype"):
+    """``float32`` or ``float64`` (the two dtypes the kernels are written and tested for)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt not in (np.float32, np.float64):
+        raise ValidationError(f"{name}: expected 'float32' or 'float64', got {dtype!r}")
+    return dt
+
+
+def check_model(model, name="model"):
+    """A minivae model (anything with the :class:`minivae.models.base.Model` interface)."""
+    from .models.base import Model   # late: models import this module
+    if not isinstance(model, Model):
+        raise InputTypeError(f"{name}: expected a minivae model (VAE or AE), got {type(model).__name__}")
+    return model
 
 
 def check_finite_float(value, name):
@@ -83,8 +120,14 @@ def check_positive_float(value, name, allow_zero=False):
 
 
 def check_choice(value, name, choices):
-    if value not in choices:
-        raise ValidationError(f"{name}: expected one of {sorted(choices)}, got {value!r}")
+    """``value`` must be one of ``choices`` (names of models, likelihoods, activations, ...)."""
+    try:
+        ok = value in choices
+    except TypeError:   # an unhashable value looked up in a dict
+        ok = False
+    if not ok:
+        shown = sorted(choices, key=lambda c: (c is not None, str(c)))
+        raise ValidationError(f"{name}: expected one of {shown}, got {value!r}")
     return value
 
 
@@ -93,5 +136,7 @@ def check_rng(rng, name="rng"):
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValidationError(f"{name}: expected a non-negative integer seed, got {rng}")
         return np.random.default_rng(int(rng))
     raise InputTypeError(f"{name}: expected a numpy.random.Generator or an integer seed, got {type(rng).__name__}")

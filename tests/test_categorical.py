@@ -242,3 +242,28 @@ def test_cli_trains_and_evaluates_the_categorical_model(tmp_path, data_dir, esti
     from minivae import datasets
     x = datasets.load("binarized-mnist", "test").x[:300]
     assert res["nelbo"] == pytest.approx(elbo(model, x, seed=0)["nelbo"], rel=1e-6)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--model", "vae", "--estimator", "reinforce"], "--estimator: only for --model categorical, got --model vae"),
+    (["--model", "ae", "--n-classes", "5", "--tau0", "2"], "--n-classes, --tau0: only for --model categorical"),
+    (["--model", "categorical", "--latent-dim", "5"], "--latent-dim: the categorical model's code is set by --n-latent"),
+    (["--model", "categorical", "--tau0", "0.3"], "tau_min: expected at most tau0"),
+])
+def test_cli_refuses_options_that_do_not_fit_the_model(tmp_path, argv, message, capsys):
+    rc = main(["train", *argv, "--out", str(tmp_path / "run"), "--no-progress"])
+    assert rc == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_resume_keeps_the_categorical_options(tmp_path, data_dir, capsys):
+    out = str(tmp_path / "run")
+    common = ["--model", "categorical", "--data", "binarized-mnist", "--n-latent", "3", "--n-classes", "4",
+              "--hidden", "8", "--limit", "100", "--batch-size", "50", "--no-progress", "--out", out]
+    assert main(["train", *common, "--epochs", "1", "--tau0", "2", "--anneal-rate", "0.1"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", out, "--epochs", "2", "--tau0", "3"]) == 2
+    assert "--tau0 3.0 (the run has 2.0)" in capsys.readouterr().err
+    assert main(["train", "--resume", "--out", out, "--epochs", "2", "--no-progress"]) == 0
+    ck = checkpoint.load(tmp_path / "run" / "checkpoint.npz")
+    assert ck.config["tau0"] == 2.0 and ck.state["epoch"] == 2

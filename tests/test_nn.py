@@ -23,7 +23,9 @@ def _away_from_kinks(x, rng):
 def test_activation_backward(name, shape, seed):
     rng = np.random.default_rng(seed)
     fwd, bwd = nn.ACTIVATIONS[name]
-    x = _away_from_kinks(rng.standard_normal(shape) * 3, rng)
+    # |x| <= 6: beyond that tanh'(x) < 2.5e-5 and a central difference can no longer resolve it
+    # (at x = 8.8, seed 108, rounding in f alone gave a relative error of 2e-5)
+    x = _away_from_kinks(np.clip(rng.standard_normal(shape) * 3, -6, 6), rng)
     w = rng.standard_normal(shape)          # L = sum(w * f(x)), so dL/dy = w
     f = lambda: float(np.sum(w * fwd(x)))
     y = fwd(x)

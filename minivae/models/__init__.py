@@ -10,6 +10,8 @@ MODELS = {"vae": VAE, "ae": AE, "categorical": CategoricalVAE}
 
 def build_model(config: dict) -> Model:
     """Rebuild a model from ``model.get_config()`` (as stored in a checkpoint)."""
+    if not isinstance(config, dict):
+        raise ValidationError(f"config: expected a dict as returned by model.get_config(), got {type(config).__name__}")
     cfg = dict(config)
     kind = cfg.pop("kind", "vae")
     if kind not in MODELS:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..likelihoods import make_likelihood
-from ..nn import MLP
+from ..nn import ACTIVATIONS, MLP
 from ..params import Params
-from ..validation import check_choice, check_data, check_positive_int, check_rng
+from ..validation import (check_bool, check_choice, check_data, check_float_dtype, check_int,
+                          check_positive_int, check_rng)
 from .base import Model
 from .vae import _check_hidden, _stats
 
@@ -36,7 +37,9 @@ class AE(Model):
         input_dim = check_positive_int(input_dim, "input_dim")
         latent_dim = check_positive_int(latent_dim, "latent_dim")
         hidden = _check_hidden(hidden)
-        check_choice(np.dtype(dtype).name, "dtype", ("float32", "float64"))
+        check_choice(activation, "activation", ACTIVATIONS)
+        dtype = check_float_dtype(dtype)
+        seed = check_int(seed, "seed", minimum=0)
         self.likelihood = make_likelihood(likelihood)
         self.input_dim, self.latent_dim, self.hidden = input_dim, latent_dim, hidden
         self.config = dict(input_dim=input_dim, latent_dim=latent_dim, hidden=list(hidden),
@@ -95,5 +98,6 @@ class AE(Model):
         the point lecture 000 makes when it compares the AE with the VAE."""
         n = check_positive_int(n, "n")
         rng = check_rng(rng)
+        check_bool(mean, "mean")
         z = rng.standard_normal((n, self.latent_dim)).astype(self.dtype)
         return self.decode(z)

@@ -34,10 +34,11 @@ from ..estimators import reparameterize, reparameterize_backward
 from ..kl import (kl_diag_normal, kl_diag_normal_backward, kl_isotropic_normal,
                   kl_isotropic_normal_backward)
 from ..likelihoods import GaussianLearnedSigma, make_likelihood
-from ..nn import MLP
+from ..nn import ACTIVATIONS, MLP
 from ..params import Params
-from ..validation import (check_choice, check_data, check_finite_float, check_positive_float,
-                          check_positive_int, check_rng)
+from ..validation import (check_bool, check_choice, check_data, check_finite_float,
+                          check_float_dtype, check_int, check_positive_float, check_positive_int,
+                          check_rng)
 from .base import Model
 
 __all__ = ["VAE"]
@@ -77,7 +78,10 @@ class VAE(Model):
     logvar_clamp : float or None
         If set, the encoder's log-variance is clipped to [-c, c] (the gradient is zero where the
         clip is active). A guard against exp(log_var) overflowing early in training at high
-        learning rates; off by default so the model is exactly the textbook one.
+        learning rates: float32 overflows at exp(88.7), so c between 10 and 30 keeps sigma^2 in
+        [e^-c, e^c] without touching ordinary training. Off by default so the model is exactly
+        the textbook one; only the ``"diagonal"`` posterior has a per-example log-variance to
+        clip. Command line: ``minivae train --logvar-clamp C``.
     dtype : {"float32", "float64"}
     seed : int
         Seed of the weight initialization.
@@ -96,10 +100,12 @@ class VAE(Model):
         check_choice(encoder, "encoder", ENCODERS)
         if logvar_clamp is not None:
             logvar_clamp = check_positive_float(logvar_clamp, "logvar_clamp")
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise ValidationError(f"dtype: expected float32 or float64, got {dtype}")
-        seed = int(seed)
+            if posterior != "diagonal":
+                raise ValidationError(f"logvar_clamp: applies to posterior='diagonal' (the only one with a "
+                                      f"per-example log-variance), got posterior={posterior!r}")
+        check_choice(activation, "activation", ACTIVATIONS)
+        dtype = check_float_dtype(dtype)
+        seed = check_int(seed, "seed", minimum=0)
         self.likelihood = make_likelihood(likelihood)
         if posterior == "shared" and not isinstance(self.likelihood, GaussianLearnedSigma):
             raise ValidationError("posterior='shared' shares sigma with the decoder, so it needs "
@@ -302,6 +308,7 @@ class VAE(Model):
         """Generate n examples: z ~ N(0, I), then x = E[x | z] (``mean=True``) or x ~ p(x | z)."""
         n = check_positive_int(n, "n")
         rng = check_rng(rng)
+        mean = check_bool(mean, "mean")
         z = rng.standard_normal((n, self.latent_dim)).astype(self.dtype)
         out, _ = self.decoder.forward(self.params, z)
         if mean:

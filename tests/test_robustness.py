@@ -1,0 +1,329 @@
+"""Bad input at every public entry point gets a minivae error that names the argument, what was
+expected and what was given; broken checkpoint files get a CheckpointError naming the file.
+
+Each case has an id; docs/robustness.md lists every id with what it gets, and
+``test_every_case_is_in_the_docs`` keeps the two in step.
+"""
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minivae
+from minivae import checkpoint, likelihoods
+from minivae.errors import (CheckpointError, DivergenceError, InputTypeError, MinivaeError,
+                            OutputError, ValidationError)
+from minivae.evaluate import elbo
+from minivae.optim import make_optimizer
+from minivae.params import Params
+from minivae.train import Trainer, fit
+
+D, Z = 16, 2
+X = (np.random.default_rng(0).random((8, D)) < 0.5).astype(np.float32)
+
+
+def _vae(**kw):
+    return minivae.VAE(D, Z, (8,), seed=0, **kw)
+
+
+def _with(value, i=1, j=2):
+    x = X.copy()
+    x[i, j] = value
+    return x
+
+
+# id -> (call, error type, regular expression the message must match)
+CASES = {
+    # --- constructors -----------------------------------------------------------------------
+    "vae-latent-dim-zero": (lambda: minivae.VAE(D, 0), ValidationError, r"latent_dim: expected a positive integer, got 0"),
+    "vae-input-dim-negative": (lambda: minivae.VAE(-5), ValidationError, r"input_dim: expected a positive integer, got -5"),
+    "vae-hidden-width-zero": (lambda: minivae.VAE(D, Z, (8, 0)), ValidationError, r"hidden.*positive integer, got 0"),
+    "vae-hidden-not-numbers": (lambda: minivae.VAE(D, Z, "wide"), InputTypeError, r"hidden.*got 'w'"),
+    "vae-unknown-activation": (lambda: minivae.VAE(D, Z, activation="gelu"), ValidationError, r"activation: expected one of \[.*'relu'.*got 'gelu'"),
+    "vae-unknown-likelihood": (lambda: minivae.VAE(D, Z, likelihood="poisson"), ValidationError, r"likelihood: expected one of .*got 'poisson'"),
+    "vae-unknown-posterior": (lambda: minivae.VAE(D, Z, posterior="full"), ValidationError, r"posterior: expected one of .*got 'full'"),
+    "vae-negative-beta": (lambda: minivae.VAE(D, Z, beta=-1), ValidationError, r"beta: expected a non-negative number, got -1"),
+    "vae-logvar-clamp-zero": (lambda: minivae.VAE(D, Z, logvar_clamp=0), ValidationError, r"logvar_clamp: expected a positive number, got 0"),
+    "vae-logvar-clamp-without-diagonal-posterior": (lambda: minivae.VAE(D, Z, posterior="isotropic", logvar_clamp=10), ValidationError, r"logvar_clamp: applies to posterior='diagonal'.*got posterior='isotropic'"),
+    "vae-integer-dtype": (lambda: minivae.VAE(D, Z, dtype="int32"), ValidationError, r"dtype: expected 'float32' or 'float64', got 'int32'"),
+    "vae-float-seed": (lambda: minivae.VAE(D, Z, seed=1.5), InputTypeError, r"seed: expected an integer >= 0, got 1.5"),
+    "vae-shared-sigma-needs-learned-sigma": (lambda: minivae.VAE(D, Z, posterior="shared"), ValidationError, r"posterior='shared'.*gaussian-learned.*got 'bernoulli'"),
+    "ae-float-latent-dim": (lambda: minivae.AE(D, 2.5), InputTypeError, r"latent_dim: expected a positive integer, got 2.5"),
+    "ae-unknown-model-kind": (lambda: minivae.build_model({"kind": "gan"}), ValidationError, r"model: expected one of \['ae', 'categorical', 'vae'\], got 'gan'"),
+    "build-model-config-not-a-dict": (lambda: minivae.build_model("vae"), ValidationError, r"config: expected a dict as returned by model.get_config\(\), got str"),
+    "gaussian-sigma-zero": (lambda: likelihoods.Gaussian(0), ValidationError, r"sigma: expected a positive number, got 0"),
+    "gaussian-sigma-text": (lambda: likelihoods.Gaussian("wide"), InputTypeError, r"sigma: expected a number, got 'wide'"),
+    "laplace-scale-nan": (lambda: likelihoods.Laplace(float("nan")), ValidationError, r"scale: expected a finite number, got nan"),
+    "likelihood-unknown-option": (lambda: likelihoods.make_likelihood({"name": "gaussian", "sd": 1}), ValidationError, r"likelihood 'gaussian': bad options \{'sd': 1\}"),
+    "params-zero-size-shape": (lambda: Params({"W": (3, 0)}), ValidationError, r"parameter 'W'.*positive, got shape \(3, 0\)"),
+    "params-integer-dtype": (lambda: Params({"W": (3,)}, np.int64), ValidationError, r"dtype: expected a floating dtype.*got int64"),
+    # --- optimizers -------------------------------------------------------------------------
+    "adam-lr-zero": (lambda: minivae.Adam(_vae().params, lr=0), ValidationError, r"lr: expected a positive number, got 0"),
+    "sgd-lr-negative": (lambda: minivae.SGD(_vae().params, lr=-0.1), ValidationError, r"lr: expected a positive number, got -0.1"),
+    "sgd-momentum-one": (lambda: minivae.SGD(_vae().params, momentum=1.0), ValidationError, r"momentum: expected a number in \[0, 1\), got 1.0"),
+    "adam-betas-not-a-pair": (lambda: minivae.Adam(_vae().params, betas=(0.9,)), ValidationError, r"betas: expected a pair"),
+    "optimizer-given-a-model": (lambda: minivae.Adam(_vae()), InputTypeError, r"params: expected the model's Params.*got VAE"),
+    "optimizer-unknown-name": (lambda: make_optimizer("rmsprop", _vae().params, 1e-3), ValidationError, r"optimizer: expected one of \['adam', 'sgd'\], got 'rmsprop'"),
+    # --- data given to a model ----------------------------------------------------------------
+    "encode-images-not-flattened": (lambda: _vae().encode(np.zeros((2, 4, 4), np.float32)), ValidationError, r"x: expected a 2-D array \(N, D\), got 3-D shape \(2, 4, 4\).*reshape"),
+    "encode-wrong-feature-count": (lambda: _vae().encode(np.zeros((2, 10), np.float32)), ValidationError, r"x: expected 16 features per row.*got 10"),
+    "encode-integer-pixels": (lambda: _vae().encode((X * 255).astype(np.uint8)), InputTypeError, r"x: expected floating-point pixels in \[0, 1\], got .*uint8.*/ 255"),
+    "encode-nan": (lambda: _vae().encode(_with(np.nan)), ValidationError, r"x: expected finite values, found nan at row 1, column 2"),
+    "encode-inf": (lambda: _vae().encode(_with(np.inf, 3, 4)), ValidationError, r"x: expected finite values, found inf at row 3, column 4"),
+    "bernoulli-pixels-0-255": (lambda: _vae().encode(X * 255), ValidationError, r"x: the Bernoulli likelihood needs values in \[0, 1\], got values in \[0, 255\]"),
+    "encode-empty": (lambda: _vae().encode(np.zeros((0, D), np.float32)), ValidationError, r"x: expected at least one row, got an empty array"),
+    "encode-strings": (lambda: _vae().encode(np.array([["a"] * D])), InputTypeError, r"x: expected a floating-point array, got dtype <U1"),
+    "encode-not-an-array": (lambda: _vae().encode({"x": 1}), InputTypeError, r"x: expected a NumPy array of shape \(N, D\), got dict"),
+    "decode-wrong-latent-width": (lambda: _vae().decode(np.zeros((3, 5), np.float32)), ValidationError, r"z: expected 2 features per row.*got 5"),
+    "sample-zero": (lambda: _vae().sample(0, np.random.default_rng(0)), ValidationError, r"n: expected a positive integer, got 0"),
+    "sample-rng-not-a-generator": (lambda: _vae().sample(4, "seed"), InputTypeError, r"rng: expected a numpy.random.Generator or an integer seed, got str"),
+    "sample-negative-seed": (lambda: _vae().sample(4, -1), ValidationError, r"rng: expected a non-negative integer seed, got -1"),
+    "sample-mean-not-bool": (lambda: _vae().sample(4, 0, mean="no"), InputTypeError, r"mean: expected True or False, got 'no'"),
+    "loss-eps-wrong-shape": (lambda: _vae().loss(X, eps=np.zeros((8, 3))), ValidationError, r"eps: expected noise of shape \(8, 2\), got \(8, 3\)"),
+    "loss-without-noise": (lambda: _vae().loss(X), ValidationError, r"eps or rng: .*got neither"),
+    "evaluate-wrong-feature-count": (lambda: elbo(_vae(), np.zeros((4, 9), np.float32)), ValidationError, r"x: expected 16 features"),
+    "evaluate-not-a-model": (lambda: elbo(None, X), InputTypeError, r"model: expected a minivae model \(VAE or AE\), got NoneType"),
+    "evaluate-negative-seed": (lambda: elbo(_vae(), X, seed=-4), ValidationError, r"seed: expected a non-negative integer seed, got -4"),
+    "evaluate-batch-size-zero": (lambda: elbo(_vae(), X, batch_size=0), ValidationError, r"batch_size: expected a positive integer, got 0"),
+    # --- training -----------------------------------------------------------------------------
+    "fit-batch-larger-than-data": (lambda: fit(_vae(), X, batch_size=9, progress=False), ValidationError, r"batch_size: expected at most 8 \(the number of training examples\), got 9"),
+    "fit-lr-zero": (lambda: fit(_vae(), X, lr=0, batch_size=4, progress=False), ValidationError, r"lr: expected a positive number, got 0"),
+    "fit-lr-nan": (lambda: fit(_vae(), X, lr=float("nan"), batch_size=4, progress=False), ValidationError, r"lr: expected a finite number, got nan"),
+    "fit-epochs-zero": (lambda: fit(_vae(), X, epochs=0, batch_size=4, progress=False), ValidationError, r"epochs: expected a positive integer, got 0"),
+    "fit-unknown-optimizer": (lambda: fit(_vae(), X, optimizer="adagrad", batch_size=4, progress=False), ValidationError, r"optimizer: expected one of \['adam', 'sgd'\], got 'adagrad'"),
+    "fit-unknown-binarize": (lambda: fit(_vae(), X, binarize="otsu", batch_size=4, progress=False), ValidationError, r"binarize: expected one of \[None, 'dynamic', 'threshold'\], got 'otsu'"),
+    "fit-test-set-wrong-width": (lambda: fit(_vae(), X, X[:, :8], batch_size=4, progress=False), ValidationError, r"x_test: expected 16 features"),
+    "fit-integer-training-data": (lambda: fit(_vae(), X.astype(np.int64), batch_size=4, progress=False), InputTypeError, r"x_train: expected floating-point pixels"),
+    "fit-not-a-model": (lambda: fit("vae", X, progress=False), InputTypeError, r"model: expected a minivae model \(VAE or AE\), got str"),
+    "trainer-negative-seed": (lambda: Trainer(_vae(), X, batch_size=4, seed=-2), ValidationError, r"seed: expected an integer >= 0, got -2"),
+    "trainer-callback-not-callable": (lambda: Trainer(_vae(), X, batch_size=4, progress=False).run(1, on_epoch_end=3), InputTypeError, r"on_epoch_end: expected a function"),
+    # --- checkpoints (arguments) --------------------------------------------------------------
+    "checkpoint-save-not-a-model": (lambda: checkpoint.save("c.npz", None), InputTypeError, r"model: expected a minivae model"),
+    "checkpoint-save-optimizer-not-an-optimizer": (lambda: checkpoint.save("c.npz", _vae(), optimizer="adam"), InputTypeError, r"optimizer: expected a minivae optimizer \(Adam or SGD\), got str"),
+    "checkpoint-load-path-not-a-path": (lambda: checkpoint.load(3), InputTypeError, r"path: expected a file path"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_gets_a_clear_error(case):
+    call, error, pattern = CASES[case]
+    with pytest.raises(error) as err:
+        call()
+    assert isinstance(err.value, MinivaeError)
+    assert re.search(pattern, str(err.value)), f"{case}: message was {err.value}"
+
+
+def test_errors_subclass_the_builtin_ones():
+    with pytest.raises(ValueError):
+        minivae.VAE(D, 0)
+    with pytest.raises(TypeError):
+        minivae.VAE(D, Z).encode((X * 255).astype(np.uint8))
+
+
+# ------------------------------------------------------------------------------------------------
+# Broken checkpoint files
+# ------------------------------------------------------------------------------------------------
+def _saved(tmp_path, **arrays_override):
+    """A good checkpoint, optionally rewritten with some of its arrays replaced or dropped."""
+    model = _vae()
+    path = checkpoint.save(tmp_path / "good.npz", model, minivae.Adam(model.params), {"epoch": 0})
+    if not arrays_override:
+        return path
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    for k, v in arrays_override.items():
+        if v is None:
+            arrays.pop(k)
+        else:
+            arrays[k] = v
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **arrays)
+    return bad
+
+
+def _corrupt_middle(tmp_path):
+    path = _saved(tmp_path)
+    data = bytearray(path.read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 64] = bytes(64)     # zeros over part of the parameter array
+    path.write_bytes(bytes(data))
+    return path
+
+
+CHECKPOINT_FILES = {
+    "checkpoint-corrupted-bytes": (_corrupt_middle, r"good.npz: truncated or corrupt \(BadZipFile: Bad CRC-32"),
+    "checkpoint-empty-file": (lambda p: _write(p / "e.npz", b""), r"e.npz: not a minivae checkpoint \(.npz archive\), got an empty file"),
+    "checkpoint-text-file": (lambda p: _write(p / "t.npz", b"epoch,loss\n1,2\n"), r"t.npz: not a minivae checkpoint .*got a file starting with b'epoc'"),
+    "checkpoint-truncated": (lambda p: _write(p / "h.npz", _saved(p).read_bytes()[:2000]), r"h.npz: truncated or corrupt \(BadZipFile"),
+    "checkpoint-is-a-folder": (lambda p: p, r"is a folder, expected a .npz file"),
+    "checkpoint-other-npz": (lambda p: _npz(p / "o.npz", w=np.zeros(3)), r"o.npz: not a minivae checkpoint"),
+    "checkpoint-newer-format-version": (lambda p: _saved(p, format_version=np.array(2)), r"bad.npz: format version 2, this minivae reads version 1 \(written by a newer minivae"),
+    "checkpoint-missing-params": (lambda p: _saved(p, params=None), r"bad.npz: incomplete, missing \['params'\]"),
+    "checkpoint-config-not-json": (lambda p: _saved(p, config=np.array("{vae")), r"bad.npz: truncated or corrupt \(JSONDecodeError"),
+}
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def _npz(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(CHECKPOINT_FILES))
+def test_broken_checkpoint_file(case, tmp_path):
+    make, pattern = CHECKPOINT_FILES[case]
+    path = make(tmp_path)
+    with pytest.raises(CheckpointError) as err:
+        checkpoint.load(path)
+    assert str(path) in str(err.value)
+    assert re.search(pattern, str(err.value)), str(err.value)
+
+
+CHECKPOINT_MODELS = {
+    # a checkpoint that reads fine but whose content cannot become this model
+    "checkpoint-params-nan": (lambda p: _saved(p, params=np.full(_vae().params.size, np.nan, np.float32)), r"parameters contain NaN"),
+    "checkpoint-params-count-mismatch": (lambda p: _saved(p, params=np.zeros(5, np.float32)), r"bad.npz: 5 parameters, the model has \d+"),
+    "checkpoint-unknown-model-kind": (lambda p: _saved(p, config=np.array(json.dumps({"kind": "gan"}))), r"bad.npz: its model configuration is not valid \(model: expected one of"),
+    "checkpoint-bad-model-config": (lambda p: _saved(p, config=np.array(json.dumps({"kind": "vae", "latent_dim": -3}))), r"latent_dim: expected a positive integer, got -3"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CHECKPOINT_MODELS))
+def test_checkpoint_that_cannot_become_a_model(case, tmp_path):
+    make, pattern = CHECKPOINT_MODELS[case]
+    with pytest.raises(CheckpointError) as err:
+        checkpoint.load_model(make(tmp_path))
+    assert re.search(pattern, str(err.value)), str(err.value)
+
+
+def test_checkpoint_of_another_architecture_names_the_differences(tmp_path):
+    path = checkpoint.save(tmp_path / "c.npz", minivae.VAE(D, 3, (8,), activation="tanh"))
+    with pytest.raises(CheckpointError) as err:
+        checkpoint.load_into(minivae.VAE(D, 2, (8,)), path)
+    msg = str(err.value)
+    assert "activation: checkpoint has 'tanh', model has 'relu'" in msg
+    assert "latent_dim: checkpoint has 3, model has 2" in msg
+
+
+def test_save_refuses_what_it_cannot_write(tmp_path):
+    model = _vae()
+    with pytest.raises(InputTypeError, match=r"state: expected JSON-serializable values"):
+        checkpoint.save(tmp_path / "c.npz", model, state={"x": np.zeros(2)})
+    (tmp_path / "folder.npz").mkdir()
+    with pytest.raises(OutputError, match=r"folder.npz: is a folder"):
+        checkpoint.save(tmp_path / "folder.npz", model)
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(OutputError, match=r"cannot write .*afile/c.npz: .*afile is a file, not a folder"):
+        checkpoint.save(tmp_path / "afile" / "c.npz", model)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "folder.npz"]   # nothing half-written
+
+
+def test_failed_write_keeps_the_previous_checkpoint(tmp_path):
+    model = _vae()
+    path = checkpoint.save(tmp_path / "c.npz", model)
+    before = path.read_bytes()
+
+    def crash(f):
+        f.write(b"PK\x03\x04 half a zip")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OutputError, match="No space left on device"):
+        checkpoint.atomic_write(path, crash)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]
+
+
+def test_temporaries_of_killed_writers_are_removed(tmp_path):
+    model = _vae()
+    dead = tmp_path / ".c.npz.tmp-999999999"     # no process has this id
+    dead.write_bytes(b"half")
+    checkpoint.save(tmp_path / "c.npz", model)
+    assert not dead.exists()
+    checkpoint.load(tmp_path / "c.npz")
+
+
+# ------------------------------------------------------------------------------------------------
+# Resuming a trainer from a state that does not fit it
+# ------------------------------------------------------------------------------------------------
+RESUME_CASES = {
+    "resume-other-batch-size": (dict(batch_size=2), ValidationError, r"batch_size: saved 4, this trainer has 2"),
+    "resume-other-training-data": (dict(x_train=X[::-1].copy()), ValidationError, r"data_fingerprint: saved"),
+    "resume-other-optimizer-state": (dict(optimizer="sgd"), ValidationError, r"optimizer: saved 'adam', this trainer has 'sgd'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RESUME_CASES))
+def test_resume_refuses_a_state_of_another_run(case, tmp_path):
+    options, error, pattern = RESUME_CASES[case]
+    tr = Trainer(_vae(), X, batch_size=4, progress=False, verbose=False)
+    tr.run(1)
+    path = tr.save_checkpoint(tmp_path / "c.npz")
+    ck = checkpoint.load(path)
+    x = options.pop("x_train", X)
+    other = Trainer(ck.build_model(), x, progress=False, verbose=False, **{"batch_size": 4, **options})
+    with pytest.raises(error) as err:
+        other.restore(ck.state, ck.optimizer)
+    assert re.search(pattern, str(err.value)), str(err.value)
+
+
+def test_resume_without_trainer_state(tmp_path):
+    path = checkpoint.save(tmp_path / "c.npz", _vae())
+    with pytest.raises(CheckpointError, match=r"c.npz: no trainer state .* cannot be resumed"):
+        Trainer.from_checkpoint(path, X)
+
+
+def test_adam_refuses_the_state_of_sgd():
+    model = _vae()
+    sgd = minivae.SGD(model.params)
+    with pytest.raises(CheckpointError, match=r"expected the state of 'adam', got 'sgd'"):
+        minivae.Adam(model.params).load_state_dict(sgd.state_dict())
+
+
+# ------------------------------------------------------------------------------------------------
+# Divergence at library level
+# ------------------------------------------------------------------------------------------------
+def test_nan_gradient_is_never_applied(monkeypatch):
+    model = _vae()
+    tr = Trainer(model, X, batch_size=4, progress=False, verbose=False)
+    calls = {"n": 0}
+    real = model.loss_and_grad
+
+    def poisoned(x, eps):
+        stats = real(x, eps)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            model.params.grad[5] = np.nan
+            snapshot.append(model.params.data.copy())
+        return stats
+
+    snapshot = []
+    monkeypatch.setattr(model, "loss_and_grad", poisoned)
+    with pytest.raises(DivergenceError) as err:
+        tr.run(3)
+    msg = str(err.value)
+    assert "step 3 (epoch 2)" in msg and "gradient" in msg and "lr=0.001" in msg
+    assert err.value.step == 3 and err.value.epoch == 2
+    np.testing.assert_array_equal(model.params.data, snapshot[0])   # the step was refused
+    assert tr.epoch == 1 and len(tr.history) == 1
+
+
+def test_real_divergence_with_a_huge_learning_rate():
+    model = minivae.VAE(D, Z, (8,), likelihood="gaussian", seed=0)
+    x = np.random.default_rng(1).random((64, D)).astype(np.float32)
+    with pytest.raises(DivergenceError, match=r"step \d+ \(epoch \d+\).*learning rate.*lr=1e\+06"):
+        Trainer(model, x, batch_size=16, lr=1e6, optimizer="sgd", progress=False, verbose=False).run(5)
+    assert np.all(np.isfinite(model.params.data))
+
+
+# ------------------------------------------------------------------------------------------------
+def test_every_case_is_in_the_docs():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "robustness.md").read_text()
+    ids = (list(CASES) + list(CHECKPOINT_FILES) + list(CHECKPOINT_MODELS) + list(RESUME_CASES))
+    missing = [i for i in ids if f"`{i}`" not in doc]
+    assert not missing, f"docs/robustness.md does not list {missing}"
