@@ -117,6 +117,19 @@ def build_parser(explicit_only=False):
     t.add_argument("--encoder", default="fused", choices=["fused", "separate"])
     t.add_argument("--logvar-clamp", type=_positive_float, default=None,
                    help="clip the encoder's log-variance to [-C, C] (off by default)")
+    c = t.add_argument_group("categorical latents (--model categorical)")
+    c.add_argument("--estimator", default="gumbel", choices=["gumbel", "straight-through", "reinforce"],
+                   help="gradient estimator for the encoder (default: gumbel)")
+    c.add_argument("--n-latent", type=_positive_int, default=20, help="categorical variables (default: 20)")
+    c.add_argument("--n-classes", type=_positive_int, default=10, help="classes per variable (default: 10)")
+    c.add_argument("--tau0", type=_positive_float, default=1.0, help="initial temperature (default: 1)")
+    c.add_argument("--tau-min", type=_positive_float, default=0.5, help="lowest temperature (default: 0.5)")
+    c.add_argument("--anneal-rate", type=_nonneg_float, default=1e-4,
+                   help="r in tau = max(tau_min, tau0 exp(-r t)), t = step (default: 1e-4)")
+    c.add_argument("--reinforce-samples", type=_positive_int, default=1,
+                   help="samples of z per example for --estimator reinforce (default: 1)")
+    c.add_argument("--baseline", default=None, choices=["running-mean", "leave-one-out", "none"],
+                   help="REINFORCE baseline (default: leave-one-out with several samples, else running-mean)")
     t.add_argument("--binarize", default="none", choices=["none", "dynamic", "threshold"],
                    help="binarize grey-level pixels: fresh draws per batch (dynamic) or at 0.5")
     t.add_argument("--epochs", type=_positive_int, default=None,
@@ -163,6 +176,9 @@ RUN_OPTIONS = ("data", "limit", "model", "likelihood", "sigma", "laplace_scale",
                "activation", "beta", "posterior", "encoder", "logvar_clamp", "binarize", "batch_size",
                "lr", "optimizer", "seed", "dtype")
 VAE_ONLY = ("beta", "posterior", "encoder", "logvar_clamp")
+#: options of ``--model categorical`` only; also run options (kept on resume when the run has them)
+CATEGORICAL_ONLY = ("estimator", "n_latent", "n_classes", "tau0", "tau_min", "anneal_rate",
+                    "reinforce_samples", "baseline")
 
 
 def _flag(dest):
@@ -187,10 +203,23 @@ def _model_config(args):
         given = [_flag(k) for k in VAE_ONLY if k in getattr(args, "explicit", ())]
         if given:
             raise MinivaeError(f"{', '.join(given)}: only for --model vae, got --model {args.model}")
+    if args.model != "categorical":
+        given = [_flag(k) for k in CATEGORICAL_ONLY if k in getattr(args, "explicit", ())]
+        if given:
+            raise MinivaeError(f"{', '.join(given)}: only for --model categorical, got --model {args.model}")
+    elif "latent_dim" in getattr(args, "explicit", ()):
+        raise MinivaeError("--latent-dim: the categorical model's code is set by --n-latent and --n-classes, "
+                           f"got --latent-dim {args.latent_dim}")
     cfg = dict(kind=args.model, input_dim=784, latent_dim=args.latent_dim, hidden=args.hidden,
                activation=args.activation, likelihood=_likelihood_spec(args), dtype=args.dtype, seed=args.seed)
     if args.model == "vae":
         cfg.update(beta=args.beta, posterior=args.posterior, encoder=args.encoder, logvar_clamp=args.logvar_clamp)
+    if args.model == "categorical":
+        del cfg["latent_dim"]
+        baseline = args.baseline or ("leave-one-out" if args.reinforce_samples > 1 else "running-mean")
+        cfg.update(n_latent=args.n_latent, n_classes=args.n_classes, estimator=args.estimator,
+                   tau0=args.tau0, tau_min=args.tau_min, anneal_rate=args.anneal_rate,
+                   reinforce_samples=args.reinforce_samples, baseline=baseline)
     return cfg
 
 
@@ -251,7 +280,7 @@ def _resume(args, ckpt_path):
         raise MinivaeError(f"--resume: {ckpt_path} was not written by 'minivae train' of this version "
                            f"(its run options are missing), so it cannot be resumed")
     conflicts = []
-    for k in RUN_OPTIONS:
+    for k in RUN_OPTIONS + tuple(k for k in CATEGORICAL_ONLY if k in saved):
         if k in getattr(args, "explicit", ()) and getattr(args, k) != saved[k]:
             conflicts.append(f"{_flag(k)} {_show(getattr(args, k))} (the run has {_show(saved[k])})")
     if conflicts:
@@ -306,6 +335,8 @@ def cmd_train(args):
                           binarize=None if args.binarize == "none" else args.binarize,
                           progress=not args.no_progress)
         run_args = {k: getattr(args, k) for k in RUN_OPTIONS}
+        if args.model == "categorical":
+            run_args.update({k: getattr(args, k) for k in CATEGORICAL_ONLY})
         run_args["epochs"] = epochs
         print(f"training {model!r} on {data} ({len(x_train)} train / {len(x_test)} test) "
               f"for {epochs} epochs into {out}", flush=True)

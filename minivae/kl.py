@@ -17,6 +17,7 @@ __all__ = [
     "kl_isotropic_normal", "kl_isotropic_normal_backward",
     "gaussian_entropy", "gaussian_entropy_backward",
     "log_normal_diag", "log_standard_normal",
+    "kl_categorical_uniform", "kl_categorical_uniform_backward",
 ]
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -106,3 +107,46 @@ def log_standard_normal(z):
     """log N(z | 0, I), summed over the last axis: -1/2 (d log 2 pi + ||z||^2)."""
     d = z.shape[-1]
     return -0.5 * (d * LOG_2PI + np.sum(z * z, axis=-1))
+
+
+# ------------------------------------------------------------------------------------------------
+# Categorical posterior, uniform prior (the VAE with discrete latents)
+# ------------------------------------------------------------------------------------------------
+def _log_softmax(logits):
+    m = np.max(logits, axis=-1, keepdims=True)
+    shifted = logits - m
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+def kl_categorical_uniform(logits):
+    """KL(q || U_K) per example for q = softmax(logits) over K classes, summed over variables.
+
+    With p(z = k) = 1 / K, KL = sum_k q_k (log q_k - log(1/K)) = sum_k q_k log q_k + log K, i.e.
+    log K minus the entropy of q: zero for the uniform q, log K for a one-hot q.
+
+    Parameters
+    ----------
+    logits : (B, K) for one categorical variable per example, or (B, N, K) for N independent
+        ones (the KL of the factorized q is the sum of the N KLs).
+
+    Returns
+    -------
+    (B,)
+    """
+    logq = _log_softmax(logits)
+    per_var = np.sum(np.exp(logq) * logq, axis=-1) + math.log(logits.shape[-1])
+    return per_var.reshape(per_var.shape[0], -1).sum(axis=1)
+
+
+def kl_categorical_uniform_backward(logits):
+    """d KL(softmax(l) || U_K) / d l, elementwise, shape of ``logits``.
+
+    With the softmax Jacobian dq_k / dl_j = q_k ([k = j] - q_j),
+
+        dKL/dl_j = sum_k (log q_k + 1) q_k ([k = j] - q_j) = q_j (log q_j - sum_k q_k log q_k)
+
+    (the +1 cancels because the q_k sum to one). log K is a constant and drops out.
+    """
+    logq = _log_softmax(logits)
+    q = np.exp(logq)
+    return q * (logq - np.sum(q * logq, axis=-1, keepdims=True))

@@ -2,9 +2,10 @@
 from ..errors import ValidationError
 from .ae import AE
 from .base import Model
+from .categorical import CategoricalVAE
 from .vae import VAE
 
-MODELS = {"vae": VAE, "ae": AE}
+MODELS = {"vae": VAE, "ae": AE, "categorical": CategoricalVAE}
 
 
 def build_model(config: dict) -> Model:
@@ -21,4 +22,4 @@ def build_model(config: dict) -> Model:
         raise ValidationError(f"model configuration for {kind!r} is not valid: {exc}") from None
 
 
-__all__ = ["AE", "VAE", "Model", "MODELS", "build_model"]
+__all__ = ["AE", "VAE", "CategoricalVAE", "Model", "MODELS", "build_model"]
