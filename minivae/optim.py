@@ -98,7 +98,7 @@ class Adam(Optimizer):
         g, m, v, tmp = self.params.grad, self.m, self.v, self._tmp
         self.t += 1
         b1, b2 = self.b1, self.b2
-        # m <- b1 m + (1 - b1) g, written as m += (1 - b1)(g - m): one temporary, two passes
+        # m <- b1 m + (1 - b1) g, written as m += (1 - b1)(g - m): three passes, no allocation
         np.subtract(g, m, out=tmp)
         tmp *= 1 - b1
         m += tmp
@@ -107,14 +107,16 @@ class Adam(Optimizer):
         tmp *= 1 - b2
         v *= b2
         v += tmp
-        # theta -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)
-        bc1 = 1 - b1 ** self.t
-        bc2 = 1 - b2 ** self.t
+        # theta -= (lr / bc1) m / (sqrt(v / bc2) + eps). Multiplying numerator and denominator
+        # by sqrt(bc2) moves the bias correction into two scalars:
+        #   theta -= [lr sqrt(bc2) / bc1] m / (sqrt(v) + eps sqrt(bc2)),
+        # and the step is sqrt, add, divide, scale, subtract.
+        sqrt_bc2 = math.sqrt(1 - b2 ** self.t)
+        step_size = self.lr * sqrt_bc2 / (1 - b1 ** self.t)
         np.sqrt(v, out=tmp)
-        tmp *= 1 / math.sqrt(bc2)
-        tmp += self.eps
+        tmp += self.eps * sqrt_bc2
         np.divide(m, tmp, out=tmp)
-        tmp *= self.lr / bc1
+        tmp *= step_size
         self.params.data -= tmp
 
     def state_dict(self):
