@@ -112,7 +112,12 @@ def bernoulli_nll(x, logits, need_grad=True, weight=1.0, work=None):
     nll = logits @ ones
     nll += e @ ones
     nll *= 0.5
-    nll -= np.einsum("ij,ij->i", x, logits)
+    if x.strides[0] == 0:
+        # one row of x broadcast over many logits (the samples of z for one example when
+        # estimating a log-likelihood): sum_j x_j l_ij is a single matrix-vector product
+        nll -= logits @ x[0]
+    else:
+        nll -= np.einsum("ij,ij->i", x, logits)
     np.negative(e, out=e)
     np.exp(e, out=e)                             # e = exp(-|l|), shared by the loss and the gradient
     onepe = np.add(e, 1, out=onepe)

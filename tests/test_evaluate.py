@@ -167,6 +167,27 @@ def test_every_model_kind_is_bounded_by_its_elbo(kw, rng):
     assert iw["nll"] < elbo["nelbo"] and np.isfinite(iw["stderr"]) and iw["stderr"] > 0
 
 
+def test_bernoulli_nll_with_one_row_broadcast(rng):
+    """The likelihood's shortcut for one example repeated over its samples gives the same values."""
+    from minivae.likelihoods import bernoulli_nll
+    x = rng.random((1, 30))
+    logits = rng.standard_normal((50, 30)) * 4
+    broadcast = np.broadcast_to(x, (50, 30))
+    assert broadcast.strides[0] == 0
+    a, _ = bernoulli_nll(broadcast, logits, need_grad=False)
+    b, _ = bernoulli_nll(np.repeat(x, 50, axis=0), logits, need_grad=False)
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_large_k_splits_one_example_over_several_decoder_calls(rng):
+    model = minivae.VAE(12, 3, (10,), "relu", "bernoulli", seed=1)
+    x = rng.random((3, 12)).astype(np.float32)
+    res = evaluate.importance_sampled_nll(model, x, k=300, seed=0, chunk_rows=64)
+    ref = evaluate.importance_sampled_nll(model, x, k=300, seed=5, chunk_rows=4096)
+    assert np.all(np.isfinite(res["per_example"]))
+    np.testing.assert_allclose(res["per_example"], ref["per_example"], atol=0.5)
+
+
 # ------------------------------------------------------------------------------------------------
 # active units and KL per dimension
 # ------------------------------------------------------------------------------------------------
