@@ -88,14 +88,16 @@ def _worker(impl, threads):
         seconds = req["seconds"]
         if impl == "peak":
             n = 0
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             while True:
                 np.matmul(a, b, out=c)
                 n += 1
                 dt = time.perf_counter() - t0
                 if dt >= seconds:
                     break
-            print(json.dumps({"gflops": 2 * PEAK_N ** 3 * n / dt / 1e9}), flush=True)
+            cpu = time.process_time() - c0
+            print(json.dumps({"gflops": 2 * PEAK_N ** 3 * n / dt / 1e9,
+                              "gflops_cpu": 2 * PEAK_N ** 3 * n / cpu / 1e9}), flush=True)
             continue
         batch = req["batch"]
         if batch not in steps:
@@ -104,14 +106,15 @@ def _worker(impl, threads):
                 steps[batch]()
         step = steps[batch]
         n = 0
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         while True:
             step()
             n += 1
             dt = time.perf_counter() - t0
             if dt >= seconds:
                 break
-        print(json.dumps({"steps_per_s": n / dt}), flush=True)
+        cpu = time.process_time() - c0
+        print(json.dumps({"steps_per_s": n / dt, "steps_per_cpu_s": n / cpu}), flush=True)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -156,26 +159,35 @@ def run(threads_list, batches, rounds, seconds, out=sys.stdout):
         workers = {name: Worker(name, threads) for name in impls + ["peak"]}
         try:
             samples = {(b, name): [] for b in batches for name in impls}
-            peaks = []
+            cpu_samples = {(b, name): [] for b in batches for name in impls}
+            peaks, cpu_peaks = [], []
             for r in range(rounds):
                 for b in batches:
                     order = impls[r % len(impls):] + impls[:r % len(impls)]   # rotate who goes first
-                    peaks.append(workers["peak"].ask(seconds=seconds / 2)["gflops"])
+                    res = workers["peak"].ask(seconds=seconds / 2)
+                    peaks.append(res["gflops"])
+                    cpu_peaks.append(res["gflops_cpu"])
                     for name in order:
-                        samples[(b, name)].append(workers[name].ask(batch=b, seconds=seconds)["steps_per_s"])
+                        res = workers[name].ask(batch=b, seconds=seconds)
+                        samples[(b, name)].append(res["steps_per_s"])
+                        cpu_samples[(b, name)].append(res["steps_per_cpu_s"])
                 print(f"  threads={threads} round {r + 1}/{rounds} done", file=sys.stderr, flush=True)
         finally:
             for w in workers.values():
                 w.close()
         peak = statistics.median(peaks)
+        cpu_peak = statistics.median(cpu_peaks)
         for b in batches:
             row = {"threads": threads, "batch": b, "peak_gflops": peak,
-                   "peak_spread": [min(peaks), max(peaks)], "rounds": rounds}
+                   "peak_spread": [min(peaks), max(peaks)], "rounds": rounds, "cpu_peak_gflops": cpu_peak}
             for name in impls:
                 sps = statistics.median(samples[(b, name)])
+                cps = statistics.median(cpu_samples[(b, name)])
                 row[name] = {"steps_per_s": sps, "all": samples[(b, name)],
                              "gflops": step_flops(b) * sps / 1e9,
-                             "share_of_peak": step_flops(b) * sps / 1e9 / peak}
+                             "share_of_peak": step_flops(b) * sps / 1e9 / peak,
+                             "steps_per_cpu_s": cps, "all_cpu": cpu_samples[(b, name)],
+                             "share_of_cpu_peak": step_flops(b) * cps / 1e9 / cpu_peak}
             if "torch" in row:
                 # ratio of medians, and the median of the per-round ratios (same-round pairs)
                 for ref in ("torch", "torch-fused"):
@@ -205,6 +217,18 @@ def report(results, out=sys.stdout):
                   f"{row['ratio_vs_torch-fused']:.2f}x (fused Adam); per-round medians "
                   f"{row['ratio_vs_torch_per_round_median']:.2f}x / "
                   f"{row['ratio_vs_torch-fused_per_round_median']:.2f}x", file=out)
+        if row["threads"] == 1:
+            # With one thread, a process's CPU time is the time it actually computed, whatever
+            # else the machine runs; a cross-check of the wall-clock figures on a busy machine.
+            parts = [f"{labels[n]} {row[n]['steps_per_cpu_s']:.1f} ({100 * row[n]['share_of_cpu_peak']:.0f}%)"
+                     for n in IMPLS if n in row]
+            line = (f"  per CPU-second (share of the CPU-time peak {row['cpu_peak_gflops']:.1f} GFLOP/s): "
+                    + ", ".join(parts))
+            if "torch" in row:
+                m = row["minivae"]["steps_per_cpu_s"]
+                line += (f"; ratios {m / row['torch']['steps_per_cpu_s']:.2f}x / "
+                         f"{m / row['torch-fused']['steps_per_cpu_s']:.2f}x")
+            print(line, file=out)
 
 
 def main(argv=None):
