@@ -26,6 +26,7 @@ import io
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,7 @@ import numpy as np
 from . import checkpoint as ckpt_mod
 from . import datasets, plots
 from .errors import DivergenceError, MinivaeError, OutputError
-from .evaluate import elbo
+from .evaluate import active_units, elbo, elbo_multi, importance_sampled_nll
 from .likelihoods import LIKELIHOODS
 from .models import MODELS, build_model
 from .nn import ACTIVATIONS
@@ -155,7 +156,7 @@ def build_parser(explicit_only=False):
     s.add_argument("--seed", type=_seed, default=0)
     s.add_argument("--out", default="samples.png", help="PNG file to write (default: samples.png)")
 
-    e = sub.add_parser("evaluate", help="report the negative ELBO of a trained model on a data set")
+    e = sub.add_parser("evaluate", help="bounds and log-likelihood estimates of a trained model on a data set")
     e.add_argument("checkpoint", help="a checkpoint.npz written by 'minivae train'")
     e.add_argument("--data", default=None, choices=sorted(datasets.DATASETS),
                    help="data set (default: the one the model was trained on)")
@@ -164,6 +165,13 @@ def build_parser(explicit_only=False):
     e.add_argument("--seed", type=_seed, default=0)
     e.add_argument("--limit", type=_positive_int, default=None, help="use only the first N examples")
     e.add_argument("--no-download", action="store_true", help="fail instead of downloading missing data")
+    e.add_argument("--k", type=_positive_int, default=None,
+                   help="also estimate -log p(x) by importance sampling with K samples per example "
+                        "(papers use K = 5000; takes minutes on the full test set)")
+    e.add_argument("--samples", "-L", type=_positive_int, default=None,
+                   help="also estimate the negative ELBO with L samples of z per example")
+    e.add_argument("--active-units", action="store_true",
+                   help="also count active latent units and print the KL per latent dimension")
     e.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     return p
 
@@ -381,17 +389,51 @@ def cmd_evaluate(args):
         raise MinivaeError(f"--limit: expected at most {len(ds.x)} (the size of {data} {args.split}), got {args.limit}")
     x = ds.x[: args.limit] if args.limit else ds.x
     binarize = ck.state.get("binarize")
+    pixels = "grey-level"
     if binarize == "dynamic":
         x = datasets.binarize_fixed(x, seed=ck.state.get("eval_seed", 12345))
+        pixels = "binarized once with a fixed seed"
     elif binarize == "threshold":
         x = datasets.threshold(x)
-    res = elbo(model, x, seed=args.seed)
-    res.update(data=data, split=args.split, bound="single-sample ELBO", units="nats per example")
+        pixels = "thresholded at 0.5"
+    if data == "binarized-mnist":
+        pixels = "binary"
+    x = model.check_x(x)
+    wants_latent = args.k or args.samples or args.active_units
+    if wants_latent and not isinstance(model, MODELS["vae"]):
+        raise MinivaeError(f"--k, --samples and --active-units need a VAE; {args.checkpoint} holds a {model.kind}")
+    res = elbo(model, x, seed=args.seed, validate=False)
+    res.update(data=data, split=args.split, pixels=pixels, bound="single-sample ELBO", units="nats per example")
+    lines = [f"{data} {args.split} ({res['n']} examples, {pixels} pixels), nats per example:",
+             f"  negative ELBO, 1 sample       {res['nelbo']:9.2f}   (reconstruction {res['recon']:.2f}, "
+             f"KL {res['kl']:.2f})"]
+    if args.samples:
+        m = elbo_multi(model, x, samples=args.samples, seed=args.seed, validate=False)
+        res["elbo_multi"] = m
+        lines.append(f"  negative ELBO, {args.samples} samples{'':<{max(0, 7 - len(str(args.samples)))}}"
+                     f"{m['nelbo']:9.2f} +- {m['stderr']:.2f}   (reconstruction {m['recon']:.2f}, KL {m['kl']:.2f})")
+    if args.k:
+        t0 = time.perf_counter()
+        iw = importance_sampled_nll(model, x, k=args.k, seed=args.seed, validate=False)
+        seconds = time.perf_counter() - t0
+        iw.pop("per_example")
+        iw["seconds"] = seconds
+        res["importance_sampled"] = iw
+        lines.append(f"  NLL, importance sampling K={args.k:<5d} {iw['nll']:7.2f} +- {iw['stderr']:.2f}   "
+                     f"(-log p(x) estimate, standard error over examples; {seconds:.0f} s)")
+    if args.active_units:
+        au = active_units(model, x, validate=False)
+        res["active_units"] = {"active": au["active"], "threshold": au["threshold"],
+                               "variance": au["variance"].tolist(), "kl_per_dim": au["kl_per_dim"].tolist()}
+        lines.append(f"  active units: {au['active']} of {model.latent_dim} "
+                     f"(variance over the data of the posterior mean > {au['threshold']:g})")
+        order = np.argsort(-au["kl_per_dim"])
+        lines.append("  KL per latent dimension, largest first: " +
+                     ", ".join(f"z{u}: {au['kl_per_dim'][u]:.2f}" for u in order))
     if args.json:
         print(json.dumps(res))
     else:
-        print(f"{data} {args.split} ({res['n']} examples): negative ELBO {res['nelbo']:.2f} nats per example "
-              f"(single sample; reconstruction {res['recon']:.2f}, KL {res['kl']:.2f})")
+        print("\n".join(lines))
     return 0
 
 

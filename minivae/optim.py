@@ -7,14 +7,31 @@ the update rules of PyTorch's ``SGD`` and ``Adam`` exactly, so runs are comparab
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .errors import CheckpointError, InputTypeError, ValidationError
 from .params import Params
-from .validation import check_choice, check_finite_float, check_positive_float
+from .validation import check_choice, check_finite_float, check_positive_float, check_positive_int
 
 __all__ = ["SGD", "Adam", "make_optimizer", "OPTIMIZERS"]
+
+
+def default_threads() -> int:
+    """The number of threads the BLAS is told to use, else the number of usable cores."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        try:
+            n = int(os.environ.get(var, ""))
+        except ValueError:
+            continue
+        if n > 0:
+            return n
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:          # not on Linux
+        return os.cpu_count() or 1
 
 
 class Optimizer:
@@ -86,11 +103,19 @@ class Adam(Optimizer):
 
     Each line is one or two in-place whole-vector operations on preallocated buffers, which is
     why the flat layout makes Adam cheap.
+
+    Every operation is elementwise, so the vector can be cut into pieces updated independently
+    with identical results. When the machine's BLAS runs on several threads (``threads``,
+    by default read from ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``,
+    else the number of usable cores) and the model is large, the pieces are updated by as many
+    threads at once; NumPy releases the GIL inside its loops, so they really run in parallel.
     """
 
     name = "adam"
+    #: below this many parameters a thread hand-off costs more than it saves
+    PARALLEL_MIN_SIZE = 1 << 17
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, threads=None):
         super().__init__(params, lr)
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise ValidationError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
@@ -103,12 +128,34 @@ class Adam(Optimizer):
         self.v = np.zeros_like(params.data)
         self._tmp = np.empty_like(params.data)
         self.t = 0
+        threads = default_threads() if threads is None else check_positive_int(threads, "threads")
+        n = params.size
+        pieces = threads if n >= self.PARALLEL_MIN_SIZE else 1
+        bounds = [n * i // pieces for i in range(pieces + 1)]
+        self._pieces = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        self._pool = ThreadPoolExecutor(pieces - 1) if pieces > 1 else None
 
     def step(self):
-        g, m, v, tmp = self.params.grad, self.m, self.v, self._tmp
         self.t += 1
+        # theta -= (lr / bc1) m / (sqrt(v / bc2) + eps). Multiplying numerator and denominator
+        # by sqrt(bc2) moves the bias corrections into two scalars:
+        #   theta -= [lr sqrt(bc2) / bc1] m / (sqrt(v) + eps sqrt(bc2)).
+        sqrt_bc2 = math.sqrt(1 - self.b2 ** self.t)
+        step_size = self.lr * sqrt_bc2 / (1 - self.b1 ** self.t)
+        eps = self.eps * sqrt_bc2
+        if self._pool is None:
+            self._update(self._pieces[0], step_size, eps)
+            return
+        futures = [self._pool.submit(self._update, s, step_size, eps) for s in self._pieces[1:]]
+        self._update(self._pieces[0], step_size, eps)
+        for f in futures:
+            f.result()
+
+    def _update(self, s, step_size, eps):
+        """The update of the entries ``s`` of the vector."""
+        g, m, v, tmp, theta = self.params.grad[s], self.m[s], self.v[s], self._tmp[s], self.params.data[s]
         b1, b2 = self.b1, self.b2
-        # m <- b1 m + (1 - b1) g, written as m += (1 - b1)(g - m): one temporary, two passes
+        # m <- b1 m + (1 - b1) g, written as m += (1 - b1)(g - m): three passes, no allocation
         np.subtract(g, m, out=tmp)
         tmp *= 1 - b1
         m += tmp
@@ -117,15 +164,12 @@ class Adam(Optimizer):
         tmp *= 1 - b2
         v *= b2
         v += tmp
-        # theta -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)
-        bc1 = 1 - b1 ** self.t
-        bc2 = 1 - b2 ** self.t
+        # theta -= step_size m / (sqrt(v) + eps): sqrt, add, divide, scale, subtract
         np.sqrt(v, out=tmp)
-        tmp *= 1 / math.sqrt(bc2)
-        tmp += self.eps
+        tmp += eps
         np.divide(m, tmp, out=tmp)
-        tmp *= self.lr / bc1
-        self.params.data -= tmp
+        tmp *= step_size
+        theta -= tmp
 
     def state_dict(self):
         return {"name": self.name, "t": self.t, "m": self.m.copy(), "v": self.v.copy()}

@@ -68,3 +68,21 @@ def test_state_roundtrip(rng):
 def test_rejects_bad_learning_rates(lr, rng):
     with pytest.raises(ValidationError, match="lr"):
         Adam(_params(rng), lr=lr)
+
+
+def test_adam_in_parallel_pieces_is_bit_identical(rng):
+    """Adam's update is elementwise, so updating the vector in pieces on several threads must
+    give exactly the single-threaded result."""
+    n = Adam.PARALLEL_MIN_SIZE + 12345
+    P1 = Params({"w": (n,)}, np.float32)
+    P1.data[...] = rng.standard_normal(n)
+    P3 = P1.copy()
+    a1, a3 = Adam(P1, lr=0.01, threads=1), Adam(P3, lr=0.01, threads=3)
+    assert len(a3._pieces) == 3 and a1._pool is None
+    for _ in range(3):
+        g = rng.standard_normal(n).astype(np.float32)
+        P1.grad[...] = g
+        P3.grad[...] = g
+        a1.step()
+        a3.step()
+    assert np.array_equal(P1.data, P3.data) and np.array_equal(a1.v, a3.v)

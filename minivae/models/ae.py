@@ -58,9 +58,9 @@ class AE(Model):
         self.likelihood.init(self.params)
 
     def forward_loss(self, x, eps=None):
-        z, _ = self.encoder.forward(self.params, x)
-        out, _ = self.decoder.forward(self.params, z)
-        return _stats(self.likelihood.nll(x, out, self.params), np.zeros(1), 0.0)
+        z, _ = self.encoder.forward(self.params, x, reuse=True)
+        out, _ = self.decoder.forward(self.params, z, reuse=True)
+        return _stats(self.likelihood.nll(x, out, self.params, reuse=True), np.zeros(1), 0.0)
 
     def loss_and_grad(self, x, eps=None):
         """Reconstruction loss -log p(x | d(e(x))) per example (mean over the batch) and its gradient.
@@ -74,11 +74,11 @@ class AE(Model):
         P = self.params
         for name in self._accumulated:
             P.g(name)[...] = 0
-        z, enc_cache = self.encoder.forward(P, x)
-        out, dec_cache = self.decoder.forward(P, z)
-        nll, dout = self.likelihood.nll_and_grad(x, out, P, weight=1.0 / x.shape[0])
-        dz = self.decoder.backward(P, dec_cache, dout)
-        self.encoder.backward(P, enc_cache, dz, need_dx=False)
+        z, enc_cache = self.encoder.forward(P, x, reuse=True)
+        out, dec_cache = self.decoder.forward(P, z, reuse=True)
+        nll, dout = self.likelihood.nll_and_grad(x, out, P, weight=1.0 / x.shape[0], reuse=True)
+        dz = self.decoder.backward(P, dec_cache, dout, reuse=True)
+        self.encoder.backward(P, enc_cache, dz, need_dx=False, reuse=True)
         return _stats(nll, np.zeros(1), 0.0)
 
     def encode(self, x):

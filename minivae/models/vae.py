@@ -34,7 +34,7 @@ from ..estimators import reparameterize, reparameterize_backward
 from ..kl import (kl_diag_normal, kl_diag_normal_backward, kl_isotropic_normal,
                   kl_isotropic_normal_backward)
 from ..likelihoods import GaussianLearnedSigma, make_likelihood
-from ..nn import ACTIVATIONS, MLP
+from ..nn import ACTIVATIONS, MLP, Workspace
 from ..params import Params
 from ..validation import (check_bool, check_choice, check_data, check_finite_float,
                           check_float_dtype, check_int, check_positive_float, check_positive_int,
@@ -149,6 +149,7 @@ class VAE(Model):
             self.sigma_name = None
         self.params = Params(shapes, dtype)
         self._accumulated = [n for n in shapes if not n.endswith((".W", ".b"))]
+        self.workspace = Workspace()
 
         rng = np.random.default_rng(seed)
         for net in self.encoders:
@@ -159,15 +160,19 @@ class VAE(Model):
     # ------------------------------------------------------------------------------------------
     # Encoder: x -> (mu, log_var)
     # ------------------------------------------------------------------------------------------
-    def _encode(self, x):
-        """Run the encoder; return mu, log_var (both (B, d)) and what the backward pass needs."""
+    def _encode(self, x, reuse=False):
+        """Run the encoder; return mu, log_var (both (B, d)) and what the backward pass needs.
+
+        With the fused encoder and a diagonal posterior, mu and log_var are the two halves of
+        one (B, 2d) output, views rather than copies. ``reuse`` as in :meth:`MLP.forward`.
+        """
         P, d = self.params, self.latent_dim
         if self.encoder_kind == "separate":
-            mu, cache_g = self.encoders[0].forward(P, x)
-            log_var, cache_h = self.encoders[1].forward(P, x)
+            mu, cache_g = self.encoders[0].forward(P, x, reuse=reuse)
+            log_var, cache_h = self.encoders[1].forward(P, x, reuse=reuse)
             caches = (cache_g, cache_h)
         else:
-            h, cache = self.encoders[0].forward(P, x)
+            h, cache = self.encoders[0].forward(P, x, reuse=reuse)
             caches = (cache,)
             if self.posterior == "diagonal":
                 mu, log_var = h[:, :d], h[:, d:]
@@ -181,22 +186,27 @@ class VAE(Model):
             log_var = np.clip(log_var, -c, c)
         return mu, log_var, (caches, clip_mask)
 
-    def _encode_backward(self, state, dmu, dlog_var):
+    def _encode_backward(self, state, dmu, dlog_var, reuse=False):
         """Backpropagate dL/dmu and dL/dlog_var into the encoder's parameters."""
         P, d = self.params, self.latent_dim
         caches, clip_mask = state
         if clip_mask is not None:
-            dlog_var = np.where(clip_mask, 0, dlog_var)
+            dlog_var[clip_mask] = 0     # the clip is flat there: no gradient flows through it
         if self.encoder_kind == "separate":
-            self.encoders[0].backward(P, caches[0], dmu, need_dx=False)
-            self.encoders[1].backward(P, caches[1], dlog_var, need_dx=False)
+            self.encoders[0].backward(P, caches[0], dmu, need_dx=False, reuse=reuse)
+            self.encoders[1].backward(P, caches[1], dlog_var, need_dx=False, reuse=reuse)
         elif self.posterior == "diagonal":
-            dh = np.concatenate([dmu, dlog_var], axis=1)
-            self.encoders[0].backward(P, caches[0], dh, need_dx=False)
+            # the fused head emitted [mu, log_var]; its gradient is [dL/dmu, dL/dlog_var]
+            B = dmu.shape[0]
+            dh = (self.workspace.get("dh", (B, 2 * d), dmu.dtype) if reuse
+                  else np.empty((B, 2 * d), dmu.dtype))
+            dh[:, :d] = dmu
+            dh[:, d:] = dlog_var
+            self.encoders[0].backward(P, caches[0], dh, need_dx=False, reuse=reuse)
         else:
             # log_var = 2 s in every coordinate and every example, so dL/ds = 2 sum dL/dlog_var.
             P.g(self.sigma_name)[0] += 2.0 * dlog_var.sum()
-            self.encoders[0].backward(P, caches[0], dmu, need_dx=False)
+            self.encoders[0].backward(P, caches[0], dmu, need_dx=False, reuse=reuse)
 
     # ------------------------------------------------------------------------------------------
     # The loss and its gradient: one training step of lecture 000
@@ -208,11 +218,11 @@ class VAE(Model):
 
     def forward_loss(self, x, eps):
         """Negative ELBO on a batch without gradients (x and eps already validated)."""
-        mu, log_var, _ = self._encode(x)
+        mu, log_var, _ = self._encode(x, reuse=True)
         z, _ = reparameterize(mu, log_var, eps)
         kl = self._kl(mu, log_var)
-        out, _ = self.decoder.forward(self.params, z)
-        nll = self.likelihood.nll(x, out, self.params)
+        out, _ = self.decoder.forward(self.params, z, reuse=True)
+        nll = self.likelihood.nll(x, out, self.params, reuse=True)
         return _stats(nll, kl, self.beta)
 
     def loss_and_grad(self, x, eps):
@@ -239,7 +249,7 @@ class VAE(Model):
             P.g(name)[...] = 0
 
         # Step 1. Encode the mini-batch: e_phi(X) gives mu and log sigma^2 for every row.
-        mu, log_var, enc_state = self._encode(x)
+        mu, log_var, enc_state = self._encode(x, reuse=True)
         # Step 2. Sample noise E ~ N(0, I): that is ``eps``, drawn by the caller.
         # Step 3. Noisy embeddings: Z = mu + sigma * E (the reparameterization trick).
         z, std = reparameterize(mu, log_var, eps)
@@ -247,12 +257,12 @@ class VAE(Model):
         kl = self._kl(mu, log_var)
         # Step 5. Reconstruction term: -log p(x | z) per row, and its gradient wrt the decoder
         #         output (already divided by the batch size).
-        out, dec_cache = self.decoder.forward(P, z)
-        nll, dout = self.likelihood.nll_and_grad(x, out, P, weight=w)
+        out, dec_cache = self.decoder.forward(P, z, reuse=True)
+        nll, dout = self.likelihood.nll_and_grad(x, out, P, weight=w, reuse=True)
         # Step 6. Gradients of the loss wrt theta, phi (and sigma), by the chain rule in reverse:
         #         decoder, then the reparameterization, plus the KL's own derivatives, then the
         #         encoder. The optimizer's step follows in the caller.
-        dz = self.decoder.backward(P, dec_cache, dout)
+        dz = self.decoder.backward(P, dec_cache, dout, reuse=True)
         dmu, dlog_var = reparameterize_backward(dz, eps, std)
         kmu, klv = self._kl_backward(mu, log_var)
         c = self.beta * w
@@ -261,7 +271,7 @@ class VAE(Model):
             dlog_var += c * klv
         else:
             P.g(self.sigma_name)[0] += c * np.sum(klv)
-        self._encode_backward(enc_state, dmu, dlog_var)
+        self._encode_backward(enc_state, dmu, dlog_var, reuse=True)
         return _stats(nll, kl, self.beta)
 
     def _kl_backward(self, mu, log_var):
@@ -321,6 +331,7 @@ class VAE(Model):
 
 
 def _stats(nll, kl, beta):
-    recon = float(np.mean(nll))
-    kl_mean = float(np.mean(kl))
+    # plain reductions: np.mean's Python wrapper costs more than the sum of B numbers
+    recon = float(np.add.reduce(nll, axis=None)) / nll.size
+    kl_mean = float(np.add.reduce(kl, axis=None)) / kl.size
     return {"loss": recon + beta * kl_mean, "recon": recon, "kl": kl_mean}
