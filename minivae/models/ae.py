@@ -89,18 +89,14 @@ class AE(Model):
     embed = encode
 
     def decode(self, z):
-        z = check_data(z, name="z", n_features=self.latent_dim, dtype=self.dtype)
-        out, _ = self.decoder.forward(self.params, z)
-        return self.likelihood.mean(out, self.params)
-
-    def reconstruct(self, x):
-        return self.decode(self.encode(x))
+        """E[x | z] for codes z of shape (N, d)."""
+        return self._generate(check_data(z, name="z", n_features=self.latent_dim, dtype=self.dtype))
 
     def sample(self, n, rng, mean=True):
         """Decode z ~ N(0, I). An AE has no prior, so these are usually not digits: that is
         the point lecture 000 makes when it compares the AE with the VAE."""
         n = check_positive_int(n, "n")
         rng = check_rng(rng)
-        check_bool(mean, "mean")
+        mean = check_bool(mean, "mean")
         z = rng.standard_normal((n, self.latent_dim)).astype(self.dtype)
-        return self.decode(z)
+        return self._generate(z, mean, rng)

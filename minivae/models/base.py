@@ -64,6 +64,18 @@ class Model:
             raise ValidationError("eps: expected finite noise values, found NaN or infinity")
         return np.ascontiguousarray(eps, dtype=self.dtype)
 
+    # -- decoding -------------------------------------------------------------------------------
+    def _generate(self, z, mean=True, rng=None):
+        """Decode validated codes z: E[x | z] when ``mean``, else one draw x ~ p(x | z)."""
+        out, _ = self.decoder.forward(self.params, z)
+        if mean:
+            return self.likelihood.mean(out, self.params)
+        return self.likelihood.sample(out, self.params, rng)
+
+    def reconstruct(self, x):
+        """Decode the embedding of each row of x, d(embed(x)) (see each model's ``embed``)."""
+        return self.decode(self.embed(x))
+
     # -- randomness -----------------------------------------------------------------------------
     noise_dim = 0
 

@@ -290,13 +290,7 @@ class CategoricalVAE(Model):
                 raise ValidationError(f"z: expected integer classes in [0, {self.n_classes}) of shape "
                                       f"(n, {self.n_latent}), got shape {z.shape}")
             z = one_hot(z, self.n_classes, dtype=self.dtype).reshape(len(z), -1)
-        z = check_data(z, name="z", n_features=self.latent_dim, dtype=self.dtype)
-        out, _ = self.decoder.forward(self.params, z)
-        return self.likelihood.mean(out, self.params)
-
-    def reconstruct(self, x):
-        """Decode the most probable code of each row of x."""
-        return self.decode(self.embed(x))
+        return self._generate(check_data(z, name="z", n_features=self.latent_dim, dtype=self.dtype))
 
     def sample(self, n, rng, mean=True):
         """Generate n examples: each z_n uniform over the K classes, then E[x | z] or x ~ p(x | z)."""
@@ -304,7 +298,4 @@ class CategoricalVAE(Model):
         rng = check_rng(rng)
         z = one_hot(rng.integers(0, self.n_classes, size=(n, self.n_latent)), self.n_classes,
                     dtype=self.dtype).reshape(n, -1)
-        out, _ = self.decoder.forward(self.params, z)
-        if mean:
-            return self.likelihood.mean(out, self.params)
-        return self.likelihood.sample(out, self.params, rng)
+        return self._generate(z, mean, rng)

@@ -306,13 +306,7 @@ class VAE(Model):
 
     def decode(self, z):
         """E[x | z] for latent codes z of shape (N, d): probabilities for Bernoulli, means otherwise."""
-        z = check_data(z, name="z", n_features=self.latent_dim, dtype=self.dtype)
-        out, _ = self.decoder.forward(self.params, z)
-        return self.likelihood.mean(out, self.params)
-
-    def reconstruct(self, x):
-        """Decode the posterior mean of each row of x: d(e(x))."""
-        return self.decode(self.embed(x))
+        return self._generate(check_data(z, name="z", n_features=self.latent_dim, dtype=self.dtype))
 
     def sample(self, n, rng, mean=True):
         """Generate n examples: z ~ N(0, I), then x = E[x | z] (``mean=True``) or x ~ p(x | z).
@@ -324,10 +318,7 @@ class VAE(Model):
         rng = check_rng(rng)
         mean = check_bool(mean, "mean")
         z = rng.standard_normal((n, self.latent_dim)).astype(self.dtype)
-        out, _ = self.decoder.forward(self.params, z)
-        if mean:
-            return self.likelihood.mean(out, self.params)
-        return self.likelihood.sample(out, self.params, rng)
+        return self._generate(z, mean, rng)
 
 
 def _stats(nll, kl, beta):
