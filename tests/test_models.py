@@ -102,6 +102,7 @@ def test_model_api_shapes(rng):
     assert set(np.unique(hard)) <= {0.0, 1.0}
     ae = minivae.AE(12, 2, (6,))
     assert ae.encode(x).shape == (5, 2) and ae.reconstruct(x).shape == (5, 12)
+    assert set(np.unique(ae.sample(9, np.random.default_rng(0), mean=False))) <= {0.0, 1.0}
 
 
 def test_params_are_views_of_one_vector():
