@@ -451,7 +451,8 @@ def _where_message(name: str, missing: list[list[Path]], spec: dict) -> str:
         lines.append(f"  {accepted[0]}{also}")
     lines.append(
         f"or set the environment variable {ENV_VAR} to a folder holding "
-        f"{spec['folder']}/<files>, or pass root=<folder> (the folder above {spec['folder']}/)."
+        f"{spec['folder']}/<files>, or name that folder with root=<folder> (on the command line, "
+        f"--data-dir <folder>)."
     )
     return "\n".join(lines)
 
@@ -514,9 +515,10 @@ def fetch(
     if not download:
         tried = "\n".join(f"  {u}" for group in urls for u in group)
         raise DataFileError(
-            f"data set {name!r} split {split!r}: file(s) missing and download=False.\n"
+            f"data set {name!r} split {split!r}: file(s) missing and downloading is off "
+            f"(download=False, or --no-download on the command line).\n"
             + _where_message(name, expected, spec)
-            + f"\nor call with download=True to fetch them from:\n{tried}"
+            + f"\nor allow the download, which fetches them from:\n{tried}"
         )
     for (role, file_spec), file_urls in zip(missing.items(), urls):
         paths[role] = _download_first(name, spec, file_spec, folder, file_urls, expected)

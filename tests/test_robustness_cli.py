@@ -51,7 +51,7 @@ CLI_CASES = {
     "cli-out-is-a-file": (lambda p: ["train", "--out", _touch(p / "f")], "is a file, expected a folder"),
     "cli-out-not-writable": (lambda p: ["train", "--out", _touch(p / "f") / "run"], "--out: cannot write into"),
     "cli-resume-without-checkpoint": (lambda p: ["train", "--resume", "--out", p / "empty"], "--resume: no checkpoint at"),
-    "cli-missing-data-no-download": (lambda p: ["train", "--data-dir", p / "nodata", "--no-download", "--out", p / "o"] + TINY, "file(s) missing and download=False"),
+    "cli-missing-data-no-download": (lambda p: ["train", "--data-dir", p / "nodata", "--no-download", "--out", p / "o"] + TINY, "file(s) missing and downloading is off (download=False, or --no-download"),
     "cli-corrupt-data-file": (lambda p: ["train", "--data-dir", _bad_mnist(p), "--out", p / "o"] + TINY, "is corrupt or not the expected file: expected SHA-256"),
     "cli-sample-corrupt-checkpoint": (lambda p: ["sample", _touch(p / "c.npz", b"PK\x03\x04garbage")], "c.npz: truncated or corrupt"),
     "cli-sample-zero": (lambda p: ["sample", p / "c.npz", "-n", "0"], "-n: expected a positive integer, got 0"),
