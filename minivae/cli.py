@@ -56,44 +56,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"minivae: error: {message} (see '{self.prog} --help')\n")
 
 
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
+def _number(convert, allow_zero, description):
+    """An argparse type: ``convert`` the text, then require a finite value > 0 (>= 0 with
+    ``allow_zero``); the error names what was expected and what was given."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}") from None
+        if not (np.isfinite(value) and (value > 0 or (allow_zero and value == 0))):
+            raise argparse.ArgumentTypeError(f"expected {description}, got {text}")
+        return value
+    return parse
 
 
-def _positive_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (v > 0 and np.isfinite(v)):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text}")
-    return v
-
-
-def _nonneg_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}") from None
-    if not (v >= 0 and np.isfinite(v)):
-        raise argparse.ArgumentTypeError(f"expected a non-negative finite number, got {text}")
-    return v
-
-
-def _seed(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {v}")
-    return v
+_positive_int = _number(int, False, "a positive integer")
+_seed = _number(int, True, "a non-negative integer")
+_positive_float = _number(float, False, "a positive finite number")
+_nonneg_float = _number(float, True, "a non-negative finite number")
 
 
 def build_parser(explicit_only=False):
