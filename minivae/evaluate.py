@@ -97,9 +97,10 @@ def _sample_terms(model, x, k, rng, chunk_rows, prior_terms=True):
 
     Yields
     ------
-    (start, log_px_z, log_pz, log_qz) per chunk of examples ``x[start:start + n]``; each array
-    is (n, k) float64: log p(x | z_k), log p(z_k) and log q(z_k | x). The last two are None
-    when ``prior_terms`` is False.
+    (start, log_px_z, log_pz, log_qz, mu, log_var) per chunk of examples ``x[start:start + n]``;
+    the first three arrays are (n, k) float64: log p(x | z_k), log p(z_k) and log q(z_k | x)
+    (the last two None when ``prior_terms`` is False), and mu, log_var (n, d) are the
+    parameters of q(z | x) the samples came from.
     """
     N, D = x.shape
     d = model.latent_dim
@@ -127,7 +128,15 @@ def _sample_terms(model, x, k, rng, chunk_rows, prior_terms=True):
             xr = np.broadcast_to(xb[:, None, :], (n, kk, D)).reshape(n * kk, D)
             nll = model.likelihood.nll(xr, out, P, reuse=True)
             np.negative(nll.reshape(n, kk), out=log_px[:, k0:k0 + kk])
-        yield start, log_px, log_pz, log_qz
+        yield start, log_px, log_pz, log_qz, mu, log_var
+
+
+def _prepare(model, x, validate, seed, chunk_rows, what):
+    """The checks every sampling estimator starts with; returns x, the generator and chunk_rows."""
+    _check_latent_model(model, what)
+    if validate:
+        x = model.check_x(x)
+    return x, check_rng(seed, "seed"), check_positive_int(chunk_rows, "chunk_rows")
 
 
 def _mean_and_stderr(values):
@@ -169,14 +178,11 @@ def importance_sampled_nll(model, x, k=5000, seed=0, chunk_rows=CHUNK_ROWS, vali
     ``stderr`` (its standard error over examples), ``k``, ``n`` and ``per_example`` ((N,) array
     of -log p-hat(x_i)).
     """
-    _check_latent_model(model, "the importance-sampled log-likelihood")
-    if validate:
-        x = model.check_x(x)
+    x, rng, chunk_rows = _prepare(model, x, validate, seed, chunk_rows,
+                                  "the importance-sampled log-likelihood")
     k = check_positive_int(k, "k")
-    chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
-    rng = np.random.default_rng(seed)
     per_example = np.empty(x.shape[0])
-    for start, log_px, log_pz, log_qz in _sample_terms(model, x, k, rng, chunk_rows):
+    for start, log_px, log_pz, log_qz, _, _ in _sample_terms(model, x, k, rng, chunk_rows):
         log_w = log_px
         log_w += log_pz
         log_w -= log_qz
@@ -199,19 +205,15 @@ def elbo_multi(model, x, samples=10, seed=0, chunk_rows=CHUNK_ROWS, validate=Tru
     dict: ``nelbo``, ``recon``, ``kl`` (means over examples, nats per example), ``stderr`` (of
     ``nelbo`` over examples), ``samples``, ``n``.
     """
-    _check_latent_model(model, "the multi-sample ELBO")
-    if validate:
-        x = model.check_x(x)
+    x, rng, chunk_rows = _prepare(model, x, validate, seed, chunk_rows, "the multi-sample ELBO")
     samples = check_positive_int(samples, "samples")
-    chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
-    rng = np.random.default_rng(seed)
     N = x.shape[0]
     recon = np.empty(N)
     kl = np.empty(N)
-    for start, log_px, _, _ in _sample_terms(model, x, samples, rng, chunk_rows, prior_terms=False):
+    for start, log_px, _, _, mu, log_var in _sample_terms(model, x, samples, rng, chunk_rows,
+                                                        prior_terms=False):
         n = len(log_px)
         recon[start:start + n] = -log_px.mean(axis=1)
-        mu, log_var = _posterior(model, x[start:start + n])
         kl[start:start + n] = kl_diag_normal(mu.astype(np.float64), log_var.astype(np.float64))
     nelbo, stderr = _mean_and_stderr(recon + kl)
     return {"nelbo": nelbo, "recon": float(recon.mean()), "kl": float(kl.mean()), "stderr": stderr,
@@ -250,8 +252,8 @@ def active_units(model, x, threshold=0.01, batch_size=1000, validate=True):
         mu, log_var = _posterior(model, x[start:start + batch_size])
         mu, log_var = mu.astype(np.float64), log_var.astype(np.float64)
         mus.append(mu)
-        for u in range(d):                       # the same closed form, one coordinate at a time
-            kls[u] += kl_diag_normal(mu[:, u:u + 1], log_var[:, u:u + 1]).sum()
+        # the same closed form with every coordinate as a one-dimensional Gaussian of its own
+        kls += kl_diag_normal(mu.reshape(-1, 1), log_var.reshape(-1, 1)).reshape(mu.shape).sum(axis=0)
     variance = np.var(np.concatenate(mus), axis=0)
     kl_per_dim = kls / x.shape[0]
     return {"active": int(np.sum(variance > threshold)), "threshold": threshold, "variance": variance,

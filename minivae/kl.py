@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from .estimators import log_softmax as _log_softmax
+
 __all__ = [
     "kl_diag_normal", "kl_diag_normal_backward",
     "kl_isotropic_normal", "kl_isotropic_normal_backward",
@@ -112,12 +114,6 @@ def log_standard_normal(z):
 # ------------------------------------------------------------------------------------------------
 # Categorical posterior, uniform prior (the VAE with discrete latents)
 # ------------------------------------------------------------------------------------------------
-def _log_softmax(logits):
-    m = np.max(logits, axis=-1, keepdims=True)
-    shifted = logits - m
-    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-
-
 def kl_categorical_uniform(logits):
     """KL(q || U_K) per example for q = softmax(logits) over K classes, summed over variables.
 

@@ -5,8 +5,11 @@ backward pass states, in its docstring, the derivative it computes. Arrays are
 ``(batch, features)`` and weights are ``(fan_in, fan_out)``, so a linear layer is ``x @ W + b``.
 
 Backward passes take ``dy = dL/dy`` (the gradient of the scalar loss with respect to the layer's
-output) and return ``dx = dL/dx``; parameter gradients are *added* into the views of the model's
-flat gradient vector (see :mod:`minivae.params`), so several uses of one parameter sum up.
+output) and return ``dx = dL/dx``. A linear layer *overwrites* its dL/dW and dL/db in the views
+of the model's flat gradient vector (see :mod:`minivae.params`): in minivae's networks every
+weight and bias is used exactly once per forward pass, so there is nothing to add up, and
+overwriting saves a pass over the gradient. Parameters that do collect gradient from several
+places (a shared sigma) are zeroed by the model and accumulated with ``+=`` instead.
 
 Speed: the training step runs the same functions the gradient checks test. The MLP can reuse
 its activations and backward buffers between calls of the same batch size (``reuse=True``, see

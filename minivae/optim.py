@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -76,6 +77,7 @@ class SGD(Optimizer):
         if not 0 <= self.momentum < 1:
             raise ValidationError(f"momentum: expected a number in [0, 1), got {self.momentum}")
         self.buf = np.zeros_like(params.data)
+        self._tmp = np.empty_like(params.data)
         self.t = 0
 
     def step(self):
@@ -84,7 +86,7 @@ class SGD(Optimizer):
             self.buf *= self.momentum
             self.buf += g
             g = self.buf
-        self.params.data -= self.lr * g
+        self.params.data -= np.multiply(g, self.lr, out=self._tmp)
         self.t += 1
 
     def state_dict(self):
@@ -134,6 +136,9 @@ class Adam(Optimizer):
         bounds = [n * i // pieces for i in range(pieces + 1)]
         self._pieces = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
         self._pool = ThreadPoolExecutor(pieces - 1) if pieces > 1 else None
+        if self._pool is not None:
+            # Threads of an optimizer nobody holds any more are let go (a notebook builds many).
+            weakref.finalize(self, self._pool.shutdown, wait=False)
 
     def step(self):
         self.t += 1
