@@ -24,7 +24,7 @@ import numpy as np
 
 from .errors import ValidationError
 from .estimators import reparameterize
-from .validation import check_data, check_positive_int, check_rng
+from .validation import check_data, check_finite_float, check_positive_int, check_rng
 
 __all__ = ["inpaint", "region_mask"]
 
@@ -107,7 +107,10 @@ def inpaint(model, x, observed, n_samples=4, n_steps=50, rng=None, fill=0.5):
     if rng is None:
         raise ValidationError("rng: inpainting draws noise; pass a numpy.random.Generator or an integer seed")
     rng = check_rng(rng)
-    fill = float(fill)
+    fill = check_finite_float(fill, "fill")
+    if model.needs_unit_interval and not 0 <= fill <= 1:
+        raise ValidationError(f"fill: expected a value in [0, 1] for the {model.likelihood.name} likelihood "
+                              f"(the start value of the missing pixels), got {fill}")
 
     # One chain per (image, sample): stack them as rows so every step is one batched pass.
     keep = np.broadcast_to(observed, (n, D))

@@ -16,6 +16,8 @@ from minivae import checkpoint, likelihoods
 from minivae.errors import (CheckpointError, DivergenceError, InputTypeError, MinivaeError,
                             OutputError, ValidationError)
 from minivae.evaluate import elbo
+from minivae.inpaint import inpaint
+from minivae.models import CategoricalVAE
 from minivae.optim import make_optimizer
 from minivae.params import Params
 from minivae.train import Trainer, fit
@@ -26,6 +28,10 @@ X = (np.random.default_rng(0).random((8, D)) < 0.5).astype(np.float32)
 
 def _vae(**kw):
     return minivae.VAE(D, Z, (8,), seed=0, **kw)
+
+
+def _cat(**kw):
+    return CategoricalVAE(D, 2, 3, (8,), **kw)
 
 
 def _with(value, i=1, j=2):
@@ -103,6 +109,17 @@ CASES = {
     "checkpoint-save-not-a-model": (lambda: checkpoint.save("c.npz", None), InputTypeError, r"model: expected a minivae model"),
     "checkpoint-save-optimizer-not-an-optimizer": (lambda: checkpoint.save("c.npz", _vae(), optimizer="adam"), InputTypeError, r"optimizer: expected a minivae optimizer \(Adam or SGD\), got str"),
     "checkpoint-load-path-not-a-path": (lambda: checkpoint.load(3), InputTypeError, r"path: expected a file path"),
+    # --- categorical VAE ----------------------------------------------------------------------
+    "categorical-unknown-dtype": (lambda: _cat(dtype="foo"), ValidationError, r"dtype: expected 'float32' or 'float64', got 'foo'"),
+    "categorical-text-seed": (lambda: _cat(seed="a"), InputTypeError, r"seed: expected an integer >= 0, got 'a' \(str\)"),
+    "categorical-negative-seed": (lambda: _cat(seed=-1), ValidationError, r"seed: expected an integer >= 0, got -1"),
+    "categorical-baseline-decay-text": (lambda: _cat(baseline_decay="a"), InputTypeError, r"baseline_decay: expected a number, got 'a' \(str\)"),
+    "categorical-activation-list": (lambda: _cat(activation=["relu"]), ValidationError, r"activation: expected one of \[.*'relu'.*\], got \['relu'\]"),
+    "categorical-sample-mean-not-bool": (lambda: _cat().sample(2, 0, mean="no"), InputTypeError, r"mean: expected True or False, got 'no'"),
+    # --- inpainting -----------------------------------------------------------------------------
+    "inpaint-fill-nan": (lambda: inpaint(_vae(), X[:2], np.ones(D, bool), rng=0, fill=float("nan")), ValidationError, r"fill: expected a finite number, got nan"),
+    "inpaint-fill-outside-unit-interval": (lambda: inpaint(_vae(), X[:2], np.ones(D, bool), rng=0, fill=2.0), ValidationError, r"fill: expected a value in \[0, 1\] for the bernoulli likelihood.*got 2.0"),
+    "inpaint-fill-text": (lambda: inpaint(_vae(), X[:2], np.ones(D, bool), rng=0, fill="grey"), InputTypeError, r"fill: expected a number, got 'grey' \(str\)"),
 }
 
 

@@ -41,10 +41,10 @@ from ..estimators import (RunningMeanBaseline, gumbel_softmax_backward, one_hot,
                           sample_gumbel, softmax, temperature)
 from ..kl import kl_categorical_uniform, kl_categorical_uniform_backward
 from ..likelihoods import make_likelihood
-from ..nn import MLP
 from ..params import Params
-from ..validation import (check_choice, check_data, check_positive_float, check_positive_int,
-                          check_rng)
+from ..nn import ACTIVATIONS, MLP
+from ..validation import (check_bool, check_choice, check_data, check_finite_float, check_float_dtype,
+                          check_int, check_positive_float, check_positive_int, check_rng)
 from .base import Model
 from .vae import _check_hidden, _stats
 
@@ -106,13 +106,12 @@ class CategoricalVAE(Model):
         if estimator == "reinforce" and baseline == "leave-one-out" and S < 2:
             raise ValidationError("baseline='leave-one-out' averages the other samples of the same "
                                   f"example, so it needs reinforce_samples >= 2, got {S}")
-        baseline_decay = float(baseline_decay)
+        baseline_decay = check_finite_float(baseline_decay, "baseline_decay")
         if not 0 <= baseline_decay < 1:
             raise ValidationError(f"baseline_decay: expected a number in [0, 1), got {baseline_decay}")
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise ValidationError(f"dtype: expected float32 or float64, got {dtype}")
-        seed = int(seed)
+        check_choice(activation, "activation", ACTIVATIONS)
+        dtype = check_float_dtype(dtype)
+        seed = check_int(seed, "seed", minimum=0)
         self.likelihood = make_likelihood(likelihood)
 
         self.input_dim, self.n_latent, self.n_classes, self.hidden = input_dim, n_latent, n_classes, hidden
@@ -296,6 +295,7 @@ class CategoricalVAE(Model):
         """Generate n examples: each z_n uniform over the K classes, then E[x | z] or x ~ p(x | z)."""
         n = check_positive_int(n, "n")
         rng = check_rng(rng)
+        mean = check_bool(mean, "mean")
         z = one_hot(rng.integers(0, self.n_classes, size=(n, self.n_latent)), self.n_classes,
                     dtype=self.dtype).reshape(n, -1)
         return self._generate(z, mean, rng)
