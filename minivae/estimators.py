@@ -25,6 +25,8 @@ import numbers
 import numpy as np
 
 from .errors import InputTypeError, ValidationError
+from .validation import check_float_dtype as _check_float_dtype
+from .validation import check_rng as _check_rng
 
 __all__ = ["reparameterize", "reparameterize_backward",
            "reparam_gaussian_gradient", "gaussian_score", "categorical_score",
@@ -51,6 +53,18 @@ def reparameterize(mu, log_var, eps):
     z : (B, d)
     std : (B, d), exp(log_var / 2), which the backward pass reuses.
     """
+    if not (isinstance(mu, np.ndarray) and isinstance(log_var, np.ndarray) and isinstance(eps, np.ndarray)):
+        mu, log_var, eps = (_as_float_array(mu, "mu"), _as_float_array(log_var, "log_var"),
+                            _as_float_array(eps, "eps"))
+    if mu.shape != eps.shape or log_var.shape != eps.shape:
+        # only shapes are compared here: this runs on every training step of the VAE
+        try:
+            shape = np.broadcast_shapes(mu.shape, log_var.shape, eps.shape)
+        except ValueError:
+            shape = None
+        if shape != eps.shape:
+            raise ValidationError(f"mu, log_var and eps: expected mu and log_var broadcastable to eps's "
+                                  f"shape {eps.shape}, got mu {mu.shape} and log_var {log_var.shape}")
     std = np.exp(0.5 * log_var)
     z = std * eps
     z += mu
@@ -78,7 +92,10 @@ def reparameterize_backward(dz, eps, std):
 # ------------------------------------------------------------------------------------------------
 def _as_float_array(a, name):
     if isinstance(a, (list, tuple, numbers.Real)) and not isinstance(a, bool):
-        a = np.asarray(a, dtype=np.float64)
+        try:
+            a = np.asarray(a, dtype=np.float64)
+        except (TypeError, ValueError):     # strings, ragged lists
+            raise InputTypeError(f"{name}: expected an array of numbers, got {a!r:.60}") from None
     if not isinstance(a, np.ndarray):
         raise InputTypeError(f"{name}: expected a NumPy array of numbers, got {type(a).__name__}")
     if a.dtype.kind not in "fiu":
@@ -98,6 +115,54 @@ def _check_logits(logits, name="logits"):
     return logits
 
 
+def _check_axis(a, axis, name):
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise InputTypeError(f"axis: expected an integer, got {axis!r} ({type(axis).__name__})")
+    if not -a.ndim <= axis < a.ndim:
+        raise ValidationError(f"axis: expected an axis of {name}, which has {a.ndim} dimension(s) "
+                              f"(shape {a.shape}), got {axis}")
+    if a.shape[axis] == 0:
+        raise ValidationError(f"{name}: expected at least one entry along axis {axis}, got shape {a.shape}")
+    return int(axis)
+
+
+def _numeric(a, name):
+    """``a`` as a float array, refusing non-numbers; O(1) beyond the conversion (no NaN scan)."""
+    if not isinstance(a, np.ndarray):
+        try:
+            a = np.asarray(a)
+        except ValueError:     # ragged nested lists
+            raise InputTypeError(f"{name}: expected an array of numbers, got {type(a).__name__}") from None
+    if a.dtype.kind not in "fiu":
+        raise InputTypeError(f"{name}: expected an array of numbers, got dtype {a.dtype}")
+    return a if a.dtype.kind == "f" else a.astype(np.float64)
+
+
+def _check_index(index, K, name="z"):
+    """Integer class indices in [0, K) (any shape)."""
+    index = np.asarray(index)
+    if index.dtype.kind not in "iu":
+        raise InputTypeError(f"{name}: expected integer class indices, got dtype {index.dtype}")
+    if index.size and (index.min() < 0 or index.max() >= K):
+        raise ValidationError(f"{name}: expected class indices in [0, {K}), got values in "
+                              f"[{index.min()}, {index.max()}]")
+    return index
+
+
+def _check_gumbel(g, logits):
+    g = _as_float_array(g, "g")
+    K = logits.shape[-1]
+    try:
+        np.broadcast_shapes(g.shape, logits.shape)
+        ok = g.ndim >= 1 and g.shape[-1] == K
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValidationError(f"g: expected Gumbel noise with one value per category (last axis {K}), "
+                              f"broadcastable to logits' shape {logits.shape}, got shape {g.shape}")
+    return g
+
+
 def _check_tau(tau):
     if isinstance(tau, bool) or not isinstance(tau, numbers.Real):
         raise InputTypeError(f"tau: expected a positive number, got {tau!r} ({type(tau).__name__})")
@@ -109,6 +174,12 @@ def _check_tau(tau):
 
 def softmax(logits, axis=-1):
     """softmax(l)_k = exp(l_k) / sum_j exp(l_j) along ``axis``, shifted by max(l) against overflow."""
+    logits = _numeric(logits, "logits")
+    return _softmax(logits, _check_axis(logits, axis, "logits"))
+
+
+def _softmax(logits, axis=-1):
+    """:func:`softmax` without argument checks, for the models' training step."""
     e = np.exp(logits - np.max(logits, axis=axis, keepdims=True))
     e /= np.sum(e, axis=axis, keepdims=True)
     return e
@@ -116,6 +187,8 @@ def softmax(logits, axis=-1):
 
 def log_softmax(logits, axis=-1):
     """log softmax(l)_k = l_k - log sum_j exp(l_j), computed with the max shift."""
+    logits = _numeric(logits, "logits")
+    axis = _check_axis(logits, axis, "logits")
     m = np.max(logits, axis=axis, keepdims=True)
     shifted = logits - m
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
@@ -123,6 +196,21 @@ def log_softmax(logits, axis=-1):
 
 def one_hot(index, K, dtype=np.float64):
     """One-hot vectors: an integer array of any shape gives shape ``index.shape + (K,)``."""
+    K = _check_int_K(K)
+    return _one_hot(_check_index(index, K, "index"), K, dtype)
+
+
+def _check_int_K(K):
+    if isinstance(K, bool) or not isinstance(K, numbers.Integral):
+        raise InputTypeError(f"K: expected a positive integer (the number of classes), got {K!r} "
+                             f"({type(K).__name__})")
+    if K < 1:
+        raise ValidationError(f"K: expected a positive integer (the number of classes), got {K}")
+    return int(K)
+
+
+def _one_hot(index, K, dtype=np.float64):
+    """:func:`one_hot` without argument checks, for the models' training step."""
     index = np.asarray(index)
     out = np.zeros(index.shape + (int(K),), dtype=dtype)
     np.put_along_axis(out, index[..., None], 1, axis=-1)
@@ -198,11 +286,38 @@ def categorical_score(logits, z):
     -------
     (..., K), broadcast over the leading axes of ``logits`` and ``z``.
     """
+    logits = _check_logits(logits)
+    return _categorical_score(logits, _check_samples(z, logits))
+
+
+def _check_samples(z, logits):
+    """Integer samples in [0, K), or one-hot samples with a last axis of K, matching ``logits``."""
     K = logits.shape[-1]
     z = np.asarray(z)
     if z.dtype.kind in "iu":
-        z = one_hot(z, K, dtype=logits.dtype)
-    return z - softmax(logits)
+        z = _check_index(z, K)
+        shape = z.shape + (K,)
+    elif z.dtype.kind == "f":
+        if z.ndim < 1 or z.shape[-1] != K:
+            raise ValidationError(f"z: expected integer class indices or one-hot vectors of length K = {K}, "
+                                  f"got a float array of shape {z.shape}")
+        shape = z.shape
+    else:
+        raise InputTypeError(f"z: expected integer class indices or one-hot float vectors, got dtype {z.dtype}")
+    try:
+        np.broadcast_shapes(shape, logits.shape)
+    except ValueError:
+        raise ValidationError(f"z: expected samples whose shape broadcasts against logits' shape "
+                              f"{logits.shape}, got {z.shape}") from None
+    return z
+
+
+def _categorical_score(logits, z):
+    K = logits.shape[-1]
+    z = np.asarray(z)
+    if z.dtype.kind in "iu":
+        z = _one_hot(z, K, dtype=logits.dtype)
+    return z - _softmax(logits)
 
 
 class RunningMeanBaseline:
@@ -283,6 +398,10 @@ def score_function(f, score, baseline=None):
     if f.ndim < 1 or score.shape[:f.ndim] != f.shape:
         raise ValidationError(f"f and score: expected score's leading axes to equal f's shape {f.shape}, "
                               f"got score of shape {score.shape}")
+    return _score_terms(f, score, baseline)
+
+
+def _score_terms(f, score, baseline):
     adv = f - _baseline_values(f, baseline)
     return adv.reshape(adv.shape + (1,) * (score.ndim - f.ndim)) * score
 
@@ -337,11 +456,17 @@ def reinforce_categorical(f, z, logits, baseline=None):
     """
     logits = _check_logits(logits)
     f = _as_float_array(f, "f")
-    z = np.asarray(z)
+    z = _check_samples(z, logits)
     shape = z.shape if z.dtype.kind in "iu" else z.shape[:-1]
     if f.shape != shape:
         raise ValidationError(f"f: expected one value per sample, shape {shape}, got {f.shape}")
-    return score_function(f, categorical_score(logits, z), baseline)
+    return score_function(f, _categorical_score(logits, z), baseline)
+
+
+def _reinforce_categorical(f, z, logits, baseline=None):
+    """:func:`reinforce_categorical` without argument checks (f float, z integer indices), for
+    the categorical VAE's training step."""
+    return _score_terms(f, _categorical_score(logits, z), baseline)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -351,7 +476,19 @@ def sample_gumbel(shape, rng, dtype=np.float64):
     """Standard Gumbel noise eps = -log(-log u), u ~ U(0, 1) (lecture 000, step 1).
 
     u is drawn from [tiny, 1) so that neither logarithm meets 0.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+    rng : numpy.random.Generator or int seed
+    dtype : float32 or float64
     """
+    rng = _check_rng(rng)
+    dtype = _check_float_dtype(dtype)
+    dims = (shape,) if isinstance(shape, numbers.Integral) else shape
+    if not isinstance(dims, tuple) or any(isinstance(s, bool) or not isinstance(s, numbers.Integral)
+                                          or s < 0 for s in dims):
+        raise ValidationError(f"shape: expected a non-negative integer or a tuple of them, got {shape!r}")
     u = rng.uniform(np.finfo(np.float64).tiny, 1.0, size=shape)
     return (-np.log(-np.log(u))).astype(dtype, copy=False)
 
@@ -372,7 +509,7 @@ def gumbel_max(logits, g):
     (...) integer class indices (use :func:`one_hot` for one-hot vectors).
     """
     logits = _check_logits(logits)
-    g = _as_float_array(g, "g")
+    g = _check_gumbel(g, logits)
     return np.argmax(logits + g, axis=-1)
 
 
@@ -394,9 +531,9 @@ def gumbel_softmax(logits, g, tau):
     y : (..., K), rows summing to 1.
     """
     logits = _check_logits(logits)
-    g = _as_float_array(g, "g")
+    g = _check_gumbel(g, logits)
     tau = _check_tau(tau)
-    return softmax((logits + g) / tau)
+    return _softmax((logits + g) / tau)
 
 
 def gumbel_softmax_backward(dy, y, tau):
@@ -420,6 +557,16 @@ def gumbel_softmax_backward(dy, y, tau):
     -------
     (..., K) dL/dlogits
     """
+    tau = _check_tau(tau)
+    dy, y = _numeric(dy, "dy"), _numeric(y, "y")
+    if dy.shape != y.shape or y.ndim < 1:
+        raise ValidationError(f"dy: expected the shape of y {y.shape} (one derivative per output), "
+                              f"got {dy.shape}")
+    return _gumbel_softmax_backward(dy, y, tau)
+
+
+def _gumbel_softmax_backward(dy, y, tau):
+    """:func:`gumbel_softmax_backward` without argument checks, for the models' training step."""
     d = dy - np.sum(dy * y, axis=-1, keepdims=True)
     d *= y
     d /= tau
@@ -441,7 +588,7 @@ def gumbel_softmax_straight_through(logits, g, tau):
     y : (..., K) the relaxed sample, for the backward pass
     """
     y = gumbel_softmax(logits, g, tau)
-    return one_hot(np.argmax(y, axis=-1), y.shape[-1], dtype=y.dtype), y
+    return _one_hot(np.argmax(y, axis=-1), y.shape[-1], dtype=y.dtype), y
 
 
 def temperature(step, rate, tau_min=0.5, tau0=1.0):

@@ -266,3 +266,13 @@ def test_bad_input_gets_clear_errors():
         E.RunningMeanBaseline(decay=1.0)
     with pytest.raises(ValidationError, match="logits: expected finite"):
         E.gumbel_max(np.array([0.0, np.nan]), np.zeros(2))
+
+
+def test_sample_gumbel_takes_a_seed_like_a_generator():
+    np.testing.assert_array_equal(E.sample_gumbel((2, 3), 5), E.sample_gumbel((2, 3), np.random.default_rng(5)))
+    assert E.sample_gumbel(4, 0, dtype="float32").dtype == np.float32
+
+
+def test_reparameterize_broadcasts_parameters_to_the_noise():
+    z, _ = E.reparameterize(np.ones(2), np.zeros((1, 2)), np.zeros((3, 2)))
+    np.testing.assert_array_equal(z, np.ones((3, 2)))

@@ -13,6 +13,7 @@ import pytest
 
 import minivae
 from minivae import checkpoint, likelihoods
+from minivae import estimators as E
 from minivae.errors import (CheckpointError, DivergenceError, InputTypeError, MinivaeError,
                             OutputError, ValidationError)
 from minivae.evaluate import elbo
@@ -116,6 +117,23 @@ CASES = {
     "categorical-baseline-decay-text": (lambda: _cat(baseline_decay="a"), InputTypeError, r"baseline_decay: expected a number, got 'a' \(str\)"),
     "categorical-activation-list": (lambda: _cat(activation=["relu"]), ValidationError, r"activation: expected one of \[.*'relu'.*\], got \['relu'\]"),
     "categorical-sample-mean-not-bool": (lambda: _cat().sample(2, 0, mean="no"), InputTypeError, r"mean: expected True or False, got 'no'"),
+    # --- estimators (called by students directly) ---------------------------------------------
+    "gumbel-softmax-noise-wrong-shape": (lambda: E.gumbel_softmax(np.zeros((2, 3)), np.zeros((2, 4)), 1.0), ValidationError, r"g: expected Gumbel noise with one value per category \(last axis 3\), broadcastable to logits' shape \(2, 3\), got shape \(2, 4\)"),
+    "gumbel-max-noise-wrong-shape": (lambda: E.gumbel_max(np.zeros((2, 3)), np.zeros((5, 3))), ValidationError, r"g: expected Gumbel noise .*got shape \(5, 3\)"),
+    "reparameterize-shape-mismatch": (lambda: E.reparameterize(np.zeros((4, 2)), np.zeros((4, 3)), np.zeros((4, 2))), ValidationError, r"mu, log_var and eps: expected mu and log_var broadcastable to eps's shape \(4, 2\), got mu \(4, 2\) and log_var \(4, 3\)"),
+    "one-hot-index-out-of-range": (lambda: E.one_hot([0, 3], 3), ValidationError, r"index: expected class indices in \[0, 3\), got values in \[0, 3\]"),
+    "one-hot-float-index": (lambda: E.one_hot([0.0, 1.5], 3), InputTypeError, r"index: expected integer class indices, got dtype float64"),
+    "one-hot-k-zero": (lambda: E.one_hot([0], 0), ValidationError, r"K: expected a positive integer \(the number of classes\), got 0"),
+    "categorical-score-logits-list-of-one": (lambda: E.categorical_score([1.0], [0]), ValidationError, r"logits: expected an array whose last axis holds K >= 2 categories, got shape \(1,\)"),
+    "categorical-score-logits-text": (lambda: E.categorical_score(["a", "b"], [0]), InputTypeError, r"logits: expected an array of numbers, got \[.a., .b.\]"),
+    "reinforce-categorical-sample-out-of-range": (lambda: E.reinforce_categorical(np.ones(2), np.array([0, 5]), np.zeros(3)), ValidationError, r"z: expected class indices in \[0, 3\), got values in \[0, 5\]"),
+    "sample-gumbel-rng-negative": (lambda: E.sample_gumbel((2, 3), -1), ValidationError, r"rng: expected a non-negative integer seed, got -1"),
+    "sample-gumbel-rng-text": (lambda: E.sample_gumbel((2, 3), "a"), InputTypeError, r"rng: expected a numpy.random.Generator or an integer seed, got str"),
+    "sample-gumbel-bad-shape": (lambda: E.sample_gumbel((2, -3), 0), ValidationError, r"shape: expected a non-negative integer or a tuple of them, got \(2, -3\)"),
+    "softmax-text": (lambda: E.softmax("a"), InputTypeError, r"logits: expected an array of numbers, got dtype <U1"),
+    "softmax-bad-axis": (lambda: E.softmax(np.zeros((2, 3)), axis=2), ValidationError, r"axis: expected an axis of logits, which has 2 dimension\(s\) \(shape \(2, 3\)\), got 2"),
+    "gumbel-softmax-backward-tau-zero": (lambda: E.gumbel_softmax_backward(np.ones((2, 3)), np.full((2, 3), 1 / 3), 0), ValidationError, r"tau: expected a positive finite temperature, got 0.0"),
+    "gumbel-softmax-backward-shape-mismatch": (lambda: E.gumbel_softmax_backward(np.ones((2, 4)), np.full((2, 3), 1 / 3), 1.0), ValidationError, r"dy: expected the shape of y \(2, 3\).*got \(2, 4\)"),
     # --- inpainting -----------------------------------------------------------------------------
     "inpaint-fill-nan": (lambda: inpaint(_vae(), X[:2], np.ones(D, bool), rng=0, fill=float("nan")), ValidationError, r"fill: expected a finite number, got nan"),
     "inpaint-fill-outside-unit-interval": (lambda: inpaint(_vae(), X[:2], np.ones(D, bool), rng=0, fill=2.0), ValidationError, r"fill: expected a value in \[0, 1\] for the bernoulli likelihood.*got 2.0"),

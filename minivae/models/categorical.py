@@ -37,8 +37,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ValidationError
-from ..estimators import (RunningMeanBaseline, gumbel_softmax_backward, one_hot, reinforce_categorical,
-                          sample_gumbel, softmax, temperature)
+# The training step calls the estimators' unchecked kernels: its arrays are built here, so the
+# public functions' argument checks would only cost time on every step.
+from ..estimators import RunningMeanBaseline, sample_gumbel, temperature
+from ..estimators import _gumbel_softmax_backward as gumbel_softmax_backward
+from ..estimators import _one_hot as one_hot
+from ..estimators import _reinforce_categorical as reinforce_categorical
+from ..estimators import _softmax as softmax
 from ..kl import kl_categorical_uniform, kl_categorical_uniform_backward
 from ..likelihoods import make_likelihood
 from ..params import Params
