@@ -25,6 +25,8 @@ import numbers
 import numpy as np
 
 from .errors import InputTypeError, ValidationError
+from .validation import check_array as _numeric
+from .validation import check_axis as _check_axis
 from .validation import check_float_dtype as _check_float_dtype
 from .validation import check_rng as _check_rng
 
@@ -113,29 +115,6 @@ def _check_logits(logits, name="logits"):
         raise ValidationError(f"{name}: expected an array whose last axis holds K >= 2 categories, "
                               f"got shape {logits.shape}")
     return logits
-
-
-def _check_axis(a, axis, name):
-    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
-        raise InputTypeError(f"axis: expected an integer, got {axis!r} ({type(axis).__name__})")
-    if not -a.ndim <= axis < a.ndim:
-        raise ValidationError(f"axis: expected an axis of {name}, which has {a.ndim} dimension(s) "
-                              f"(shape {a.shape}), got {axis}")
-    if a.shape[axis] == 0:
-        raise ValidationError(f"{name}: expected at least one entry along axis {axis}, got shape {a.shape}")
-    return int(axis)
-
-
-def _numeric(a, name):
-    """``a`` as a float array, refusing non-numbers; O(1) beyond the conversion (no NaN scan)."""
-    if not isinstance(a, np.ndarray):
-        try:
-            a = np.asarray(a)
-        except ValueError:     # ragged nested lists
-            raise InputTypeError(f"{name}: expected an array of numbers, got {type(a).__name__}") from None
-    if a.dtype.kind not in "fiu":
-        raise InputTypeError(f"{name}: expected an array of numbers, got dtype {a.dtype}")
-    return a if a.dtype.kind == "f" else a.astype(np.float64)
 
 
 def _check_index(index, K, name="z"):

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .estimators import log_softmax as _log_softmax
+from .validation import check_array
 
 __all__ = [
     "kl_diag_normal", "kl_diag_normal_backward",
@@ -41,11 +42,15 @@ def kl_diag_normal(mu, log_var):
     -------
     (B,)
     """
+    mu = check_array(mu, "mu", ndim=2)        # shapes only: the VAE calls this every step
+    log_var = check_array(log_var, "log_var", like=mu, like_name="mu")
     return 0.5 * np.sum(np.expm1(log_var) - log_var + mu * mu, axis=1)
 
 
 def kl_diag_normal_backward(mu, log_var):
     """Derivatives of :func:`kl_diag_normal`: dKL/dmu = mu, dKL/dlog_var = (exp(log_var) - 1) / 2."""
+    mu = check_array(mu, "mu", ndim=2)
+    log_var = check_array(log_var, "log_var", like=mu, like_name="mu")
     return mu, 0.5 * np.expm1(log_var)
 
 
@@ -68,6 +73,7 @@ def kl_isotropic_normal(mu, log_sigma):
     mu : (B, d)
     log_sigma : float or (B,)
     """
+    mu = check_array(mu, "mu", ndim=2)
     d = mu.shape[1]
     log_sigma = np.asarray(log_sigma)
     # -d s - d/2 + d e^{2s}/2 = d/2 (expm1(2 s) - 2 s): the same cancellation-free form as above
@@ -129,6 +135,7 @@ def kl_categorical_uniform(logits):
     -------
     (B,)
     """
+    logits = check_array(logits, "logits", min_ndim=2)      # (B, K) or (B, N, K); shape only
     logq = _log_softmax(logits)
     per_var = np.sum(np.exp(logq) * logq, axis=-1) + math.log(logits.shape[-1])
     return per_var.reshape(per_var.shape[0], -1).sum(axis=1)

@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from .validation import check_array, check_axis
+
 __all__ = ["logsumexp", "logmeanexp"]
 
 
@@ -31,9 +33,8 @@ def logsumexp(a, axis=-1):
     ndarray with ``axis`` removed (float64 when a is an integer array). A slice whose entries
     are all -inf gives -inf; a slice holding +inf gives +inf.
     """
-    a = np.asarray(a)
-    if a.dtype.kind != "f":
-        a = a.astype(np.float64)
+    a = check_array(a, "a", min_ndim=1)
+    axis = check_axis(a, axis, "a")
     m = np.max(a, axis=axis, keepdims=True)
     # a slice of -inf (or +inf) has no finite shift; shifting by 0 there gives the right limit
     m = np.where(np.isfinite(m), m, 0)
@@ -48,5 +49,6 @@ def logmeanexp(a, axis=-1):
     The importance-sampled log-likelihood log (1/K) sum_k p(x, z_k) / q(z_k | x) is exactly this
     of the log weights a_k = log p(x, z_k) - log q(z_k | x).
     """
-    a = np.asarray(a)
+    a = check_array(a, "a", min_ndim=1)
+    axis = check_axis(a, axis, "a")
     return logsumexp(a, axis=axis) - math.log(a.shape[axis])

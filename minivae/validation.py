@@ -13,7 +13,7 @@ from .errors import InputTypeError, ValidationError
 
 __all__ = ["check_data", "check_positive_int", "check_positive_float", "check_choice",
            "check_rng", "check_finite_float", "check_int", "check_bool", "check_float_dtype",
-           "check_model"]
+           "check_model", "check_array", "check_axis"]
 
 
 def check_data(x, name="x", n_features=None, dtype=None, unit_interval=False, allow_empty=False):
@@ -140,3 +140,39 @@ def check_rng(rng, name="rng"):
             raise ValidationError(f"{name}: expected a non-negative integer seed, got {rng}")
         return np.random.default_rng(int(rng))
     raise InputTypeError(f"{name}: expected a numpy.random.Generator or an integer seed, got {type(rng).__name__}")
+
+
+def check_array(a, name, ndim=None, min_ndim=0, like=None, like_name=None):
+    """A numeric array (lists are converted, integers become float64), of ``ndim`` dimensions (or
+    at least ``min_ndim``), of the shape of ``like`` if given.
+
+    Only the type and the shape are looked at, never the values, so this costs the same for any
+    size and may guard a function the models call on every step.
+    """
+    if not isinstance(a, np.ndarray):
+        try:
+            a = np.asarray(a)
+        except ValueError:     # ragged nested lists
+            raise InputTypeError(f"{name}: expected an array of numbers, got a ragged {type(a).__name__}") from None
+    if a.dtype.kind not in "fiu":
+        raise InputTypeError(f"{name}: expected an array of numbers, got dtype {a.dtype}")
+    if a.dtype.kind != "f":
+        a = a.astype(np.float64)
+    if (ndim is not None and a.ndim != ndim) or a.ndim < min_ndim:
+        what = f"a {ndim}-D array" if ndim is not None else f"an array of at least {min_ndim} dimensions"
+        raise ValidationError(f"{name}: expected {what}, got {a.ndim}-D shape {a.shape}")
+    if like is not None and a.shape != like.shape:
+        raise ValidationError(f"{name}: expected the shape of {like_name} {like.shape}, got {a.shape}")
+    return a
+
+
+def check_axis(a, axis, name):
+    """An integer axis of array ``a`` (negative counts from the end) along which ``a`` is not empty."""
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise InputTypeError(f"axis: expected an integer, got {axis!r} ({type(axis).__name__})")
+    if not -a.ndim <= axis < a.ndim:
+        raise ValidationError(f"axis: expected an axis of {name}, which has {a.ndim} dimension(s) "
+                              f"(shape {a.shape}), got {axis}")
+    if a.shape[axis] == 0:
+        raise ValidationError(f"{name}: expected at least one entry along axis {axis}, got shape {a.shape}")
+    return int(axis)

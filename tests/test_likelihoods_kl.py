@@ -161,3 +161,13 @@ def test_reparameterized_samples_have_the_right_moments(rng):
     z, _ = reparameterize(mu, lv, rng.standard_normal((100_000, 2)))
     np.testing.assert_allclose(z.mean(0), [1.0, -2.0], atol=0.03)
     np.testing.assert_allclose(z.var(0), [1.0, 4.0], rtol=0.03)
+
+
+def test_kl_and_logsumexp_accept_lists_like_arrays():
+    from minivae.kl import kl_categorical_uniform, kl_diag_normal
+    from minivae.logspace import logsumexp
+    logits = [[0.5, -1.0, 2.0]]
+    np.testing.assert_array_equal(kl_categorical_uniform(logits), kl_categorical_uniform(np.array(logits)))
+    np.testing.assert_array_equal(kl_diag_normal([[1.0, 0.0]], [[0.0, 0.5]]),
+                                  kl_diag_normal(np.array([[1.0, 0.0]]), np.array([[0.0, 0.5]])))
+    assert logsumexp([1, 2, 3]) == logsumexp(np.array([1.0, 2.0, 3.0]))

@@ -18,6 +18,8 @@ from minivae.errors import (CheckpointError, DivergenceError, InputTypeError, Mi
                             OutputError, ValidationError)
 from minivae.evaluate import elbo
 from minivae.inpaint import inpaint
+from minivae.kl import kl_categorical_uniform, kl_diag_normal
+from minivae.logspace import logmeanexp, logsumexp
 from minivae.models import CategoricalVAE
 from minivae.optim import make_optimizer
 from minivae.params import Params
@@ -134,6 +136,16 @@ CASES = {
     "softmax-bad-axis": (lambda: E.softmax(np.zeros((2, 3)), axis=2), ValidationError, r"axis: expected an axis of logits, which has 2 dimension\(s\) \(shape \(2, 3\)\), got 2"),
     "gumbel-softmax-backward-tau-zero": (lambda: E.gumbel_softmax_backward(np.ones((2, 3)), np.full((2, 3), 1 / 3), 0), ValidationError, r"tau: expected a positive finite temperature, got 0.0"),
     "gumbel-softmax-backward-shape-mismatch": (lambda: E.gumbel_softmax_backward(np.ones((2, 4)), np.full((2, 3), 1 / 3), 1.0), ValidationError, r"dy: expected the shape of y \(2, 3\).*got \(2, 4\)"),
+    # --- log-space sums and KL divergences ---------------------------------------------------------
+    "logsumexp-empty-axis": (lambda: logsumexp(np.zeros((3, 0))), ValidationError, r"a: expected at least one entry along axis -1, got shape \(3, 0\)"),
+    "logsumexp-bad-axis": (lambda: logsumexp(np.zeros((3, 2)), axis=2), ValidationError, r"axis: expected an axis of a, which has 2 dimension\(s\) \(shape \(3, 2\)\), got 2"),
+    "logsumexp-axis-not-an-integer": (lambda: logsumexp(np.zeros((3, 2)), axis=1.0), InputTypeError, r"axis: expected an integer, got 1.0 \(float\)"),
+    "logsumexp-strings": (lambda: logsumexp(np.array(["a", "b"])), InputTypeError, r"a: expected an array of numbers, got dtype <U1"),
+    "logmeanexp-empty-axis": (lambda: logmeanexp(np.zeros((0, 4)), axis=0), ValidationError, r"a: expected at least one entry along axis 0, got shape \(0, 4\)"),
+    "kl-diag-normal-1d": (lambda: kl_diag_normal(np.zeros(3), np.zeros(3)), ValidationError, r"mu: expected a 2-D array, got 1-D shape \(3,\)"),
+    "kl-diag-normal-shape-mismatch": (lambda: kl_diag_normal(np.zeros((2, 3)), np.zeros((2, 4))), ValidationError, r"log_var: expected the shape of mu \(2, 3\), got \(2, 4\)"),
+    "kl-categorical-uniform-1d-list": (lambda: kl_categorical_uniform([0.1, 0.2]), ValidationError, r"logits: expected an array of at least 2 dimensions.*got 1-D shape \(2,\)"),
+    "kl-categorical-uniform-strings": (lambda: kl_categorical_uniform([["a", "b"]]), InputTypeError, r"logits: expected an array of numbers, got dtype <U1"),
     # --- inpainting -----------------------------------------------------------------------------
     "inpaint-fill-nan": (lambda: inpaint(_vae(), X[:2], np.ones(D, bool), rng=0, fill=float("nan")), ValidationError, r"fill: expected a finite number, got nan"),
     "inpaint-fill-outside-unit-interval": (lambda: inpaint(_vae(), X[:2], np.ones(D, bool), rng=0, fill=2.0), ValidationError, r"fill: expected a value in \[0, 1\] for the bernoulli likelihood.*got 2.0"),
