@@ -24,7 +24,7 @@ import numpy as np
 
 from .errors import ValidationError
 from .estimators import reparameterize
-from .validation import check_data, check_finite_float, check_positive_int, check_rng
+from .validation import check_data, check_finite_float, check_image_shape, check_positive_int, check_rng
 
 __all__ = ["inpaint", "region_mask"]
 
@@ -47,10 +47,10 @@ def region_mask(region="bottom", fraction=0.5, shape=(28, 28)):
     regions = ("bottom", "top", "left", "right", "centre")
     if region not in regions:
         raise ValidationError(f"region: expected one of {list(regions)}, got {region!r}")
-    fraction = float(fraction)
+    fraction = check_finite_float(fraction, "fraction")
     if not 0.0 < fraction < 1.0:
         raise ValidationError(f"fraction: expected a number strictly between 0 and 1, got {fraction}")
-    h, w = (check_positive_int(int(s), "shape") for s in shape)
+    h, w = check_image_shape(shape)
     observed = np.ones((h, w), dtype=bool)
     kh, kw = max(1, round(h * fraction)), max(1, round(w * fraction))
     if region == "bottom":

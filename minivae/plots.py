@@ -14,7 +14,8 @@ from matplotlib.figure import Figure
 
 from .checkpoint import atomic_write
 from .errors import ValidationError
-from .validation import check_positive_int
+from .validation import (check_array, check_bool, check_finite_float, check_image_shape, check_model,
+                         check_positive_int, check_rng)
 
 __all__ = ["tile", "image_grid", "save", "image_panels", "embedding_figure", "samples_figure", "interpolate",
            "interpolation_figure", "latent_grid", "carpet_figure", "class_direction", "edit",
@@ -23,8 +24,10 @@ __all__ = ["tile", "image_grid", "save", "image_panels", "embedding_figure", "sa
 
 def tile(images, nrow=None, shape=(28, 28), pad=1, pad_value=1.0):
     """Arrange (N, H*W) images into one (rows*H + pads, cols*W + pads) array, row by row."""
-    images = np.asarray(images, dtype=np.float64)
-    h, w = shape
+    images = check_array(images, "images").astype(np.float64, copy=False)
+    h, w = check_image_shape(shape)
+    if nrow is not None:
+        nrow = check_positive_int(nrow, "nrow")
     if images.ndim != 2 or images.shape[1] != h * w:
         raise ValidationError(f"images: expected an (N, {h * w}) array of {h}x{w} images, one per row, "
                               f"got shape {images.shape}")
@@ -148,9 +151,11 @@ def samples_figure(models, n=64, rng=0, mean=True, size=3.5, title=None):
     """
     items = _check_models(models)
     n = check_positive_int(n, "n")
+    check_rng(rng)
+    mean = check_bool(mean, "mean")
     panels = {}
     for name, model in items:
-        gen = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        gen = check_rng(rng)      # an int seed: a fresh generator per panel, the same draws in each
         panels[name] = model.sample(n, gen, mean=mean)
     return image_panels(panels, nrow=int(math.ceil(math.sqrt(n))), size=size, title=title)
 
@@ -170,13 +175,27 @@ def interpolate(model, x_a, x_b, steps=10):
     -------
     (steps, D) decoded images.
     """
+    model = check_model(model)
     steps = check_positive_int(steps, "steps")
     if steps < 2:
         raise ValidationError(f"steps: expected at least 2 points on the segment, got {steps}")
-    x = np.stack([np.ravel(x_a), np.ravel(x_b)])
+    x = np.stack([_one_image(x_a, "x_a", model), _one_image(x_b, "x_b", model)])
     za, zb = model.embed(x)
     t = np.linspace(0.0, 1.0, steps)[:, None]
     return model.decode(((1 - t) * za + t * zb).astype(model.dtype))
+
+
+def _one_image(image, name, model):
+    """One image of ``model.input_dim`` pixels, (D,) or (1, D), as a flat float array."""
+    try:
+        flat = np.ravel(image)      # the dtype is left to model.embed, which refuses integer pixels
+    except ValueError:              # ragged nested lists
+        flat = None
+    if flat is None or flat.size != model.input_dim:
+        raise ValidationError(f"{name}: expected one image of {model.input_dim} pixels, shape "
+                              f"({model.input_dim},) or (1, {model.input_dim}), got "
+                              + (f"shape {np.shape(image)}" if flat is not None else type(image).__name__))
+    return flat
 
 
 def interpolation_figure(models, x_a, x_b, steps=10, size=0.9, title=None):
@@ -216,7 +235,13 @@ def latent_grid(n=15, limits=None):
         from scipy.stats import norm
         axis = norm.ppf(np.linspace(0.05, 0.95, n))
     else:
-        lo, hi = (float(v) for v in limits)
+        try:
+            pair = len(limits) == 2
+        except TypeError:
+            pair = False
+        if not pair:
+            raise ValidationError(f"limits: expected a pair (lo, hi), got {limits!r}")
+        lo, hi = (check_finite_float(v, "limits") for v in limits)
         if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             raise ValidationError(f"limits: expected finite (lo, hi) with lo < hi, got {limits!r}")
         axis = np.linspace(lo, hi, n)
@@ -235,6 +260,8 @@ def carpet_figure(model, n=15, limits=None, title=None, size=6.0):
 def class_direction(model, x, labels, source, target):
     """The latent direction from class ``source`` to class ``target``: the difference of the
     mean embeddings, mean e(x | y = target) - mean e(x | y = source). Shape (d,)."""
+    model = check_model(model)
+    x = model.check_x(x)
     labels = np.asarray(labels)
     if labels.shape != (len(x),):
         raise ValidationError(f"labels: expected shape ({len(x)},) to match x, got {labels.shape}")
@@ -256,12 +283,13 @@ def edit(model, x, direction, amounts):
     -------
     (N, len(amounts), D) decoded images.
     """
-    x = np.atleast_2d(x)
-    direction = np.asarray(direction, dtype=np.float64).ravel()
+    model = check_model(model)
+    x = model.check_x(np.atleast_2d(x))
+    direction = check_array(direction, "direction").astype(np.float64).ravel()
     if direction.shape != (model.latent_dim,):
         raise ValidationError(f"direction: expected shape ({model.latent_dim},) to match the latent space, "
                               f"got {direction.shape}")
-    amounts = np.asarray(amounts, dtype=np.float64).ravel()
+    amounts = check_array(amounts, "amounts").astype(np.float64).ravel()
     if amounts.size == 0:
         raise ValidationError("amounts: expected at least one step along the direction, got none")
     z = model.embed(x)
@@ -295,7 +323,11 @@ def inpainting_figure(x, observed, completions, title=None, size=0.9):
     completions = np.asarray(completions)
     if completions.ndim != 3 or completions.shape[0] != len(x) or completions.shape[2] != x.shape[1]:
         raise ValidationError(f"completions: expected shape ({len(x)}, K, {x.shape[1]}), got {completions.shape}")
-    keep = np.broadcast_to(np.asarray(observed, dtype=bool), x.shape)
+    observed = np.asarray(observed)
+    if observed.shape not in ((x.shape[1],), x.shape):
+        raise ValidationError(f"observed: expected a mask of shape ({x.shape[1]},) or {x.shape} to match x, "
+                              f"got {observed.shape}")
+    keep = np.broadcast_to(observed.astype(bool), x.shape)
     shown = np.where(keep, x, 0.5)
     k = completions.shape[1]
     rows = np.concatenate([x[:, None], shown[:, None], completions], axis=1)

@@ -13,7 +13,7 @@ from .errors import InputTypeError, ValidationError
 
 __all__ = ["check_data", "check_positive_int", "check_positive_float", "check_choice",
            "check_rng", "check_finite_float", "check_int", "check_bool", "check_float_dtype",
-           "check_model", "check_array", "check_axis"]
+           "check_model", "check_array", "check_axis", "check_image_shape"]
 
 
 def check_data(x, name="x", n_features=None, dtype=None, unit_interval=False, allow_empty=False):
@@ -176,3 +176,15 @@ def check_axis(a, axis, name):
     if a.shape[axis] == 0:
         raise ValidationError(f"{name}: expected at least one entry along axis {axis}, got shape {a.shape}")
     return int(axis)
+
+
+def check_image_shape(shape, name="shape"):
+    """(H, W): a pair of positive integers, the height and width of one image."""
+    try:
+        ok = len(shape) == 2 and all(not isinstance(v, bool) and isinstance(v, numbers.Integral) and v > 0
+                                     for v in shape)
+    except TypeError:   # not a sequence
+        ok = False
+    if not ok:
+        raise ValidationError(f"{name}: expected (H, W), a pair of positive integers, got {shape!r}")
+    return int(shape[0]), int(shape[1])

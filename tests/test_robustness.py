@@ -14,10 +14,11 @@ import pytest
 import minivae
 from minivae import checkpoint, likelihoods
 from minivae import estimators as E
+from minivae import plots
 from minivae.errors import (CheckpointError, DivergenceError, InputTypeError, MinivaeError,
                             OutputError, ValidationError)
 from minivae.evaluate import elbo
-from minivae.inpaint import inpaint
+from minivae.inpaint import inpaint, region_mask
 from minivae.kl import kl_categorical_uniform, kl_diag_normal
 from minivae.logspace import logmeanexp, logsumexp
 from minivae.models import CategoricalVAE
@@ -146,6 +147,21 @@ CASES = {
     "kl-diag-normal-shape-mismatch": (lambda: kl_diag_normal(np.zeros((2, 3)), np.zeros((2, 4))), ValidationError, r"log_var: expected the shape of mu \(2, 3\), got \(2, 4\)"),
     "kl-categorical-uniform-1d-list": (lambda: kl_categorical_uniform([0.1, 0.2]), ValidationError, r"logits: expected an array of at least 2 dimensions.*got 1-D shape \(2,\)"),
     "kl-categorical-uniform-strings": (lambda: kl_categorical_uniform([["a", "b"]]), InputTypeError, r"logits: expected an array of numbers, got dtype <U1"),
+    # --- plots ------------------------------------------------------------------------------------
+    "samples-figure-negative-seed": (lambda: plots.samples_figure(_vae(), n=4, rng=-1), ValidationError, r"rng: expected a non-negative integer seed, got -1"),
+    "samples-figure-rng-text": (lambda: plots.samples_figure(_vae(), n=4, rng="a"), InputTypeError, r"rng: expected a numpy.random.Generator or an integer seed, got str"),
+    "tile-nrow-zero": (lambda: plots.tile(np.zeros((4, 16)), nrow=0, shape=(4, 4)), ValidationError, r"nrow: expected a positive integer, got 0"),
+    "tile-shape-not-a-pair": (lambda: plots.tile(np.zeros((4, 16)), shape=(16,)), ValidationError, r"shape: expected \(H, W\), a pair of positive integers, got \(16,\)"),
+    "inpainting-figure-mask-wrong-shape": (lambda: plots.inpainting_figure(X[:2], np.ones(5, bool), np.zeros((2, 3, D))), ValidationError, r"observed: expected a mask of shape \(16,\) or \(2, 16\) to match x, got \(5,\)"),
+    "interpolate-images-of-different-sizes": (lambda: plots.interpolate(_vae(), X[0], X[1, :10]), ValidationError, r"x_b: expected one image of 16 pixels, shape \(16,\) or \(1, 16\), got shape \(10,\)"),
+    "interpolate-not-a-model": (lambda: plots.interpolate("m", X[0], X[1]), InputTypeError, r"model: expected a minivae model \(VAE or AE\), got str"),
+    "edit-not-a-model": (lambda: plots.edit("m", X[:1], np.zeros(Z), [1.0]), InputTypeError, r"model: expected a minivae model \(VAE or AE\), got str"),
+    "class-direction-not-a-model": (lambda: plots.class_direction(None, X, np.zeros(8), 0, 1), InputTypeError, r"model: expected a minivae model \(VAE or AE\), got NoneType"),
+    "edit-direction-text": (lambda: plots.edit(_vae(), X[:1], "ab", [1.0]), InputTypeError, r"direction: expected an array of numbers, got dtype <U2"),
+    "latent-grid-limits-not-a-pair": (lambda: plots.latent_grid(3, limits=(1,)), ValidationError, r"limits: expected a pair \(lo, hi\), got \(1,\)"),
+    "latent-grid-limits-text": (lambda: plots.latent_grid(3, limits=("a", 1)), InputTypeError, r"limits: expected a number, got 'a' \(str\)"),
+    "region-mask-fraction-text": (lambda: region_mask(fraction="a"), InputTypeError, r"fraction: expected a number, got 'a' \(str\)"),
+    "region-mask-shape-not-a-pair": (lambda: region_mask(shape=(28,)), ValidationError, r"shape: expected \(H, W\), a pair of positive integers, got \(28,\)"),
     # --- inpainting -----------------------------------------------------------------------------
     "inpaint-fill-nan": (lambda: inpaint(_vae(), X[:2], np.ones(D, bool), rng=0, fill=float("nan")), ValidationError, r"fill: expected a finite number, got nan"),
     "inpaint-fill-outside-unit-interval": (lambda: inpaint(_vae(), X[:2], np.ones(D, bool), rng=0, fill=2.0), ValidationError, r"fill: expected a value in \[0, 1\] for the bernoulli likelihood.*got 2.0"),
