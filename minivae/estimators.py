@@ -16,6 +16,11 @@ distribution itself moves with psi. Three answers live here.
 Conventions: a categorical distribution is given by unnormalized logits along the last axis;
 Monte Carlo samples lie along axis 0 of the arrays an estimator returns, so the estimate is their
 mean over that axis and their variance is the estimator's variance.
+
+The public functions check their arguments (they are what a student calls); the categorical VAE's
+training step builds its own arrays and calls the unchecked kernels behind them (``_softmax``,
+``_one_hot``, ``_gumbel_softmax_backward``, ``_reinforce_categorical``), so it pays nothing for
+the checks.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ from .errors import InputTypeError, ValidationError
 from .validation import check_array as _numeric
 from .validation import check_axis as _check_axis
 from .validation import check_float_dtype as _check_float_dtype
+from .validation import check_positive_int as _check_positive_int
 from .validation import check_rng as _check_rng
 
 __all__ = ["reparameterize", "reparameterize_backward",
@@ -175,17 +181,8 @@ def log_softmax(logits, axis=-1):
 
 def one_hot(index, K, dtype=np.float64):
     """One-hot vectors: an integer array of any shape gives shape ``index.shape + (K,)``."""
-    K = _check_int_K(K)
+    K = _check_positive_int(K, "K")
     return _one_hot(_check_index(index, K, "index"), K, dtype)
-
-
-def _check_int_K(K):
-    if isinstance(K, bool) or not isinstance(K, numbers.Integral):
-        raise InputTypeError(f"K: expected a positive integer (the number of classes), got {K!r} "
-                             f"({type(K).__name__})")
-    if K < 1:
-        raise ValidationError(f"K: expected a positive integer (the number of classes), got {K}")
-    return int(K)
 
 
 def _one_hot(index, K, dtype=np.float64):
