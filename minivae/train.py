@@ -33,7 +33,7 @@ class Trainer:
 
     Parameters
     ----------
-    model : VAE or AE
+    model : VAE, AE or CategoricalVAE
     x_train : (N, D) float array in [0, 1]
     x_test : (M, D) float array, optional; evaluated (single-sample negative ELBO) after each epoch.
     optimizer : {"adam", "sgd"}

@@ -99,7 +99,7 @@ def check_model(model, name="model"):
     """A minivae model (anything with the :class:`minivae.models.base.Model` interface)."""
     from .models.base import Model   # late: models import this module
     if not isinstance(model, Model):
-        raise InputTypeError(f"{name}: expected a minivae model (VAE or AE), got {type(model).__name__}")
+        raise InputTypeError(f"{name}: expected a minivae model (VAE, AE or CategoricalVAE), got {type(model).__name__}")
     return model
 
 
