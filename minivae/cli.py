@@ -79,6 +79,16 @@ def _nonneg_float(text):
     return v
 
 
+def _decay_factor(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a factor in (0, 1], got {text!r}") from None
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"expected a factor in (0, 1] (1 keeps the learning rate fixed), got {v:g}")
+    return v
+
+
 def build_parser():
     p = _Parser(prog="minivae", description="Variational autoencoders in plain NumPy.")
     sub = p.add_subparsers(dest="command", metavar="{train,sample,evaluate}", parser_class=_Parser)
@@ -104,6 +114,8 @@ def build_parser():
     t.add_argument("--epochs", type=_positive_int, default=10)
     t.add_argument("--batch-size", type=_positive_int, default=128)
     t.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate (default: 1e-3)")
+    t.add_argument("--lr-decay", type=_decay_factor, default=1.0,
+                   help="multiply the learning rate by this factor after every epoch (default: 1, fixed)")
     t.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--dtype", default="float32", choices=["float32", "float64"])
@@ -204,7 +216,8 @@ def cmd_train(args):
         args_saved = st.get("args", {})
         trainer = Trainer(model, x_train, test.x, optimizer=st["optimizer"], lr=st["lr"],
                           batch_size=st["batch_size"], seed=st["seed"], binarize=st["binarize"],
-                          progress=not args.no_progress, eval_seed=st["eval_seed"])
+                          progress=not args.no_progress, eval_seed=st["eval_seed"],
+                          lr_decay=st.get("lr_decay", 1.0))
         trainer.restore(st, ck.optimizer)
         epochs = args.epochs if "--epochs" in sys.argv else args_saved.get("epochs", args.epochs)
         print(f"resuming {ckpt_path} after epoch {trainer.epoch} of {epochs}", flush=True)
@@ -212,7 +225,7 @@ def cmd_train(args):
         model = build_model(_model_config(args))
         trainer = Trainer(model, x_train, test.x, optimizer=args.optimizer, lr=args.lr,
                           batch_size=args.batch_size, seed=args.seed, binarize=binarize,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, lr_decay=args.lr_decay)
         epochs = args.epochs
         args_saved = {"epochs": epochs, "data": args.data}
         print(f"training {model!r} on {args.data} ({len(x_train)} train / {len(test.x)} test) "
