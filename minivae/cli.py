@@ -76,6 +76,16 @@ _positive_float = _number(float, False, "a positive finite number")
 _nonneg_float = _number(float, True, "a non-negative finite number")
 
 
+def _decay_factor(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a factor in (0, 1], got {text!r}") from None
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"expected a factor in (0, 1] (1 keeps the learning rate fixed), got {v:g}")
+    return v
+
+
 def build_parser(explicit_only=False):
     """The argument parser. With ``explicit_only`` every ``train`` option defaults to "absent",
     so parsing tells which options the user actually typed (what ``--resume`` must compare)."""
@@ -117,6 +127,8 @@ def build_parser(explicit_only=False):
                    help="train until this many epochs are done (default: 10, or the resumed run's)")
     t.add_argument("--batch-size", type=_positive_int, default=128)
     t.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate (default: 1e-3)")
+    t.add_argument("--lr-decay", type=_decay_factor, default=1.0,
+                   help="multiply the learning rate by this factor after every epoch (default: 1, fixed)")
     t.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
     t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--dtype", default="float32", choices=["float32", "float64"])
@@ -162,7 +174,7 @@ def build_parser(explicit_only=False):
 #: options of ``train`` that define a run: stored in its checkpoint, fixed when resuming
 RUN_OPTIONS = ("data", "limit", "model", "likelihood", "sigma", "laplace_scale", "latent_dim", "hidden",
                "activation", "beta", "posterior", "encoder", "logvar_clamp", "binarize", "batch_size",
-               "lr", "optimizer", "seed", "dtype")
+               "lr", "lr_decay", "optimizer", "seed", "dtype")
 VAE_ONLY = ("beta", "posterior", "encoder", "logvar_clamp")
 #: options of ``--model categorical`` only; also run options (kept on resume when the run has them)
 CATEGORICAL_ONLY = ("estimator", "n_latent", "n_classes", "tau0", "tau_min", "anneal_rate",
@@ -321,7 +333,7 @@ def cmd_train(args):
         trainer = Trainer(model, x_train, x_test, optimizer=args.optimizer, lr=args.lr,
                           batch_size=args.batch_size, seed=args.seed,
                           binarize=None if args.binarize == "none" else args.binarize,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, lr_decay=args.lr_decay)
         run_args = {k: getattr(args, k) for k in RUN_OPTIONS}
         if args.model == "categorical":
             run_args.update({k: getattr(args, k) for k in CATEGORICAL_ONLY})

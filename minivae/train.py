@@ -20,8 +20,8 @@ from .errors import CheckpointError, DivergenceError, InputTypeError, Validation
 from .evaluate import elbo
 from .optim import OPTIMIZERS, make_optimizer
 from .progress import ProgressBar
-from .validation import (check_bool, check_choice, check_int, check_model, check_positive_float,
-                         check_positive_int)
+from .validation import (check_bool, check_choice, check_finite_float, check_int, check_model,
+                         check_positive_float, check_positive_int)
 
 __all__ = ["Trainer", "fit"]
 
@@ -38,6 +38,13 @@ class Trainer:
     x_test : (M, D) float array, optional; evaluated (single-sample negative ELBO) after each epoch.
     optimizer : {"adam", "sgd"}
     lr : float
+        The learning rate of the first epoch.
+    lr_decay : float in (0, 1], default 1
+        Exponential decay per epoch: epoch e (counted from 0) trains with ``lr * lr_decay**e``.
+        1 keeps the rate fixed. Long runs reach a lower loss when a rate high enough to learn
+        fast early is brought down later, where the gradient noise of a large step would keep
+        the parameters bouncing around a minimum. The rate depends only on the epoch counter,
+        so a resumed run continues the same schedule.
     batch_size : int
     seed : int
         Seeds the generator that shuffles, binarizes and draws the noise eps.
@@ -54,7 +61,8 @@ class Trainer:
     """
 
     def __init__(self, model, x_train, x_test=None, optimizer="adam", lr=1e-3, batch_size=128,
-                 seed=0, binarize=None, progress=True, stream=None, eval_seed=12345, verbose=True):
+                 seed=0, binarize=None, progress=True, stream=None, eval_seed=12345, verbose=True,
+                 lr_decay=1.0):
         check_model(model)
         check_choice(binarize, "binarize", BINARIZE)
         check_choice(optimizer, "optimizer", OPTIMIZERS)
@@ -77,6 +85,10 @@ class Trainer:
                 x_test = datasets.threshold(x_test)
             self.x_test = x_test
         self.lr = check_positive_float(lr, "lr")
+        self.lr_decay = check_finite_float(lr_decay, "lr_decay")
+        if not 0 < self.lr_decay <= 1:
+            raise ValidationError(f"lr_decay: expected a factor in (0, 1] (1 keeps the learning rate "
+                                  f"fixed), got {self.lr_decay:g}")
         self.optimizer = make_optimizer(optimizer, model.params, lr=self.lr)
         self.optimizer_name = optimizer
         self.seed = seed
@@ -92,6 +104,10 @@ class Trainer:
         self.history = []
 
     # ------------------------------------------------------------------------------------------
+    def current_lr(self) -> float:
+        """The learning rate of the next epoch, ``lr * lr_decay ** epoch``."""
+        return self.lr * self.lr_decay ** self.epoch
+
     def train_epoch(self):
         """One pass over the shuffled training set; returns the mean train statistics.
 
@@ -158,6 +174,7 @@ class Trainer:
         out = self.stream if self.stream is not None else sys.stdout
         while self.epoch < epochs:
             t0 = time.perf_counter()
+            lr = self.optimizer.lr = self.current_lr()
             train = self.train_epoch()
             seconds = time.perf_counter() - t0
             test = self.evaluate()
@@ -166,6 +183,7 @@ class Trainer:
                    "train_recon": train["recon"], "train_kl": train["kl"], "train_loss": train["loss"]}
             if test is not None:
                 row.update({"test_nelbo": test["nelbo"], "test_recon": test["recon"], "test_kl": test["kl"]})
+            row["lr"] = lr
             row["seconds"] = seconds
             self.history.append(row)
             if self.verbose:
@@ -184,7 +202,7 @@ class Trainer:
     # What a checkpoint needs to resume bit for bit
     # ------------------------------------------------------------------------------------------
     #: settings a resumed trainer must share with the one that wrote the checkpoint
-    _SAME = ("optimizer", "lr", "batch_size", "seed", "binarize", "eval_seed", "n_train",
+    _SAME = ("optimizer", "lr", "lr_decay", "batch_size", "seed", "binarize", "eval_seed", "n_train",
              "data_fingerprint")
 
     def state(self) -> dict:
@@ -195,6 +213,7 @@ class Trainer:
         """
         return {"epoch": self.epoch, "step": self.step, "history": self.history,
                 "rng": self.rng.bit_generator.state, "seed": self.seed, "lr": self.lr,
+                "lr_decay": self.lr_decay,
                 "batch_size": self.batch_size, "optimizer": self.optimizer_name,
                 "binarize": self.binarize, "eval_seed": self.eval_seed,
                 "n_train": len(self.x_train), "data_fingerprint": self.data_fingerprint}
@@ -241,7 +260,7 @@ class Trainer:
         """A trainer that continues the run saved in the checkpoint ``path``.
 
         The model, the optimizer's state, the epoch, the random generator and the metrics
-        history come from the checkpoint, as do the training settings (optimizer, lr,
+        history come from the checkpoint, as do the training settings (optimizer, lr, lr_decay,
         batch_size, seed, binarize, eval_seed); ``options`` may set ``progress``, ``verbose``
         and ``stream``. ``x_train`` must be the data the run was trained on (checked).
         """
@@ -258,7 +277,7 @@ class Trainer:
                                   f"written by a Trainer and cannot be resumed")
         trainer = cls(ck.build_model(), x_train, x_test, optimizer=st["optimizer"], lr=st["lr"],
                       batch_size=st["batch_size"], seed=st["seed"], binarize=st["binarize"],
-                      eval_seed=st["eval_seed"], **options)
+                      eval_seed=st["eval_seed"], lr_decay=st.get("lr_decay", 1.0), **options)
         trainer.restore(st, ck.optimizer)
         return trainer
 
@@ -294,7 +313,7 @@ def _fingerprint(x):
 
 
 def fit(model, x_train, x_test=None, *, epochs=10, batch_size=128, lr=1e-3, optimizer="adam",
-        seed=0, binarize=None, progress=True, verbose=None, on_epoch_end=None):
+        seed=0, binarize=None, progress=True, verbose=None, on_epoch_end=None, lr_decay=1.0):
     """Train ``model`` for ``epochs`` passes over ``x_train``; return the metrics history.
 
     See :class:`Trainer` for the arguments; ``verbose`` defaults to ``progress``.
@@ -302,5 +321,5 @@ def fit(model, x_train, x_test=None, *, epochs=10, batch_size=128, lr=1e-3, opti
     epochs = check_positive_int(epochs, "epochs")
     trainer = Trainer(model, x_train, x_test, optimizer=optimizer, lr=lr, batch_size=batch_size,
                       seed=seed, binarize=binarize, progress=progress,
-                      verbose=progress if verbose is None else verbose)
+                      verbose=progress if verbose is None else verbose, lr_decay=lr_decay)
     return trainer.run(epochs, on_epoch_end=on_epoch_end)

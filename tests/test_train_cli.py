@@ -11,7 +11,7 @@ import pytest
 import minivae
 from minivae import checkpoint
 from minivae.cli import main
-from minivae.errors import CheckpointError, DivergenceError
+from minivae.errors import CheckpointError, DivergenceError, ValidationError
 from minivae.train import Trainer, fit
 
 
@@ -50,6 +50,44 @@ def test_divergence_stops_with_a_clear_message(rng):
         tr.run(5)
 
 
+def test_lr_decay_sets_each_epochs_rate(rng):
+    model = minivae.VAE(16, 2, (8,), seed=0)
+    x = _data(rng)
+    tr = Trainer(model, x, batch_size=16, lr=1e-2, lr_decay=0.5, progress=False, verbose=False)
+    used = []
+    orig = model.train_step
+    model.train_step = lambda xb, opt, rng_: (used.append(opt.lr), orig(xb, opt, rng_))[1]
+    hist = tr.run(3)
+    assert [h["lr"] for h in hist] == pytest.approx([1e-2, 5e-3, 2.5e-3])
+    assert used == pytest.approx([1e-2] * 4 + [5e-3] * 4 + [2.5e-3] * 4)     # 64 / 16 = 4 steps an epoch
+    assert tr.current_lr() == pytest.approx(1.25e-3)
+
+
+def test_lr_decay_continues_after_resume(rng):
+    x = _data(rng)
+
+    def trainer():
+        return Trainer(minivae.VAE(16, 2, (8,), seed=0), x, batch_size=16, lr=1e-2, lr_decay=0.7,
+                       seed=3, progress=False, verbose=False)
+
+    straight = trainer()
+    straight.run(4)
+    first = trainer()
+    first.run(2)
+    second = trainer()
+    second.model.params.data[...] = first.model.params.data
+    second.restore(first.state(), first.optimizer.state_dict())
+    second.run(4)
+    assert [h["lr"] for h in second.history] == pytest.approx([h["lr"] for h in straight.history])
+    assert np.array_equal(second.model.params.data, straight.model.params.data)
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.5, 1.5])
+def test_lr_decay_outside_unit_interval_is_refused(bad, rng):
+    with pytest.raises(ValidationError, match=r"lr_decay: expected a factor in \(0, 1\]"):
+        Trainer(minivae.VAE(16, 2, (8,)), _data(rng), batch_size=16, lr_decay=bad, progress=False)
+
+
 def test_checkpoint_roundtrip(tmp_path, rng):
     model = minivae.VAE(16, 3, (8,), likelihood="gaussian-learned", posterior="shared", seed=2)
     opt = minivae.Adam(model.params, 1e-3)
@@ -84,12 +122,13 @@ def test_cli_train_sample_evaluate(tmp_path, monkeypatch):
         pytest.skip("MINIVAE_DATA is not set")
     out = tmp_path / "run"
     rc = main(["train", "--epochs", "2", "--limit", "512", "--hidden", "32", "--latent-dim", "4",
-               "--out", str(out), "--no-progress"])
+               "--lr-decay", "0.5", "--out", str(out), "--no-progress"])
     assert rc == 0
     for name in ("checkpoint.npz", "metrics.csv", "samples.png", "reconstructions.png"):
         assert (out / name).stat().st_size > 0
     rows = list(csv.DictReader(open(out / "metrics.csv")))
     assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert [float(r["lr"]) for r in rows] == pytest.approx([1e-3, 5e-4])
     for key in ("train_nelbo", "train_recon", "train_kl", "test_nelbo", "test_recon", "test_kl", "seconds"):
         assert np.isfinite(float(rows[-1][key]))
     assert (out / "samples.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -113,6 +152,8 @@ def test_cli_evaluate_json(tmp_path, capsys):
 @pytest.mark.parametrize("argv,expected", [
     (["train", "--epochs", "0"], "--epochs: expected a positive integer"),
     (["train", "--lr", "-1"], "--lr: expected a positive finite number"),
+    (["train", "--lr-decay", "1.5"], "--lr-decay: expected a factor in (0, 1]"),
+    (["train", "--lr-decay", "0"], "--lr-decay: expected a factor in (0, 1]"),
     (["train", "--data", "cifar"], "invalid choice: 'cifar'"),
     (["train", "--likelihood", "poisson"], "invalid choice: 'poisson'"),
     (["evaluate", "no/such/checkpoint.npz"], "no such file"),
