@@ -144,7 +144,7 @@ class Trainer:
                 if applied else "the step was not applied: the model keeps its parameters from before it")
         exc = DivergenceError(
             f"training diverged at step {step} (epoch {self.epoch + 1}): the {what} became {value}; "
-            f"{kept}. The usual cause is a learning rate too high for this model (lr={self.lr:g}): "
+            f"{kept}. The usual cause is a learning rate too high for this model (lr={self.optimizer.lr:g} at this epoch): "
             f"try a smaller one, or clamp the encoder's log-variance (VAE(logvar_clamp=...), "
             f"--logvar-clamp).")
         exc.step, exc.epoch, exc.what = step, self.epoch + 1, what
