@@ -37,8 +37,11 @@ from .errors import DivergenceError, MinivaeError, OutputError
 from .evaluate import active_units, elbo, elbo_multi, importance_sampled_nll
 from .likelihoods import LIKELIHOODS
 from .models import MODELS, build_model
+from .models.categorical import ESTIMATORS
+from .models.vae import ENCODERS, POSTERIORS
 from .nn import ACTIVATIONS
-from .train import Trainer
+from .optim import OPTIMIZERS
+from .train import EVAL_SEED, Trainer, evaluation_data
 
 __all__ = ["main", "build_parser"]
 
@@ -104,12 +107,12 @@ def build_parser(explicit_only=False):
     t.add_argument("--hidden", type=_positive_int, nargs="+", default=[400], help="hidden widths (default: 400)")
     t.add_argument("--activation", default="relu", choices=sorted(ACTIVATIONS))
     t.add_argument("--beta", type=_nonneg_float, default=1.0, help="weight of the KL term (default: 1)")
-    t.add_argument("--posterior", default="diagonal", choices=["diagonal", "isotropic", "shared"])
-    t.add_argument("--encoder", default="fused", choices=["fused", "separate"])
+    t.add_argument("--posterior", default="diagonal", choices=POSTERIORS)
+    t.add_argument("--encoder", default="fused", choices=ENCODERS)
     t.add_argument("--logvar-clamp", type=_positive_float, default=None,
                    help="clip the encoder's log-variance to [-C, C] (off by default)")
     c = t.add_argument_group("categorical latents (--model categorical)")
-    c.add_argument("--estimator", default="gumbel", choices=["gumbel", "straight-through", "reinforce"],
+    c.add_argument("--estimator", default="gumbel", choices=ESTIMATORS,
                    help="gradient estimator for the encoder (default: gumbel)")
     c.add_argument("--n-latent", type=_positive_int, default=20, help="categorical variables (default: 20)")
     c.add_argument("--n-classes", type=_positive_int, default=10, help="classes per variable (default: 10)")
@@ -129,7 +132,7 @@ def build_parser(explicit_only=False):
     t.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate (default: 1e-3)")
     t.add_argument("--lr-decay", type=_decay_factor, default=1.0,
                    help="multiply the learning rate by this factor after every epoch (default: 1, fixed)")
-    t.add_argument("--optimizer", default="adam", choices=["adam", "sgd"])
+    t.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS))
     t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     t.add_argument("--limit", type=_positive_int, default=None, help="use only the first N training examples")
@@ -381,13 +384,9 @@ def cmd_evaluate(args):
         raise MinivaeError(f"--limit: expected at most {len(ds.x)} (the size of {data} {args.split}), got {args.limit}")
     x = ds.x[: args.limit] if args.limit else ds.x
     binarize = ck.state.get("binarize")
-    pixels = "grey-level"
-    if binarize == "dynamic":
-        x = datasets.binarize_fixed(x, seed=ck.state.get("eval_seed", 12345))
-        pixels = "binarized once with a fixed seed"
-    elif binarize == "threshold":
-        x = datasets.threshold(x)
-        pixels = "thresholded at 0.5"
+    x = evaluation_data(x, binarize, ck.state.get("eval_seed", EVAL_SEED))
+    pixels = {"dynamic": "binarized once with a fixed seed",
+              "threshold": "thresholded at 0.5"}.get(binarize, "grey-level")
     if data == "binarized-mnist":
         pixels = "binary"
     x = model.check_x(x)

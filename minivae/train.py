@@ -26,6 +26,22 @@ from .validation import (check_bool, check_choice, check_finite_float, check_int
 __all__ = ["Trainer", "fit"]
 
 BINARIZE = (None, "dynamic", "threshold")
+#: seed of the one binarization of the test set a dynamically binarized run is evaluated on
+EVAL_SEED = 12345
+
+
+def evaluation_data(x, binarize, seed=EVAL_SEED):
+    """The test data a run trained with ``binarize`` is evaluated on.
+
+    Dynamic binarization draws fresh binary pixels for every training batch; evaluating on fresh
+    draws too would make the test figure noisy from epoch to epoch, so the test set is binarized
+    once, with a fixed seed. ``"threshold"`` binarizes at 0.5; ``None`` keeps the grey levels.
+    """
+    if binarize == "dynamic":
+        return datasets.binarize_fixed(x, seed=seed)
+    if binarize == "threshold":
+        return datasets.threshold(x)
+    return x
 
 
 class Trainer:
@@ -61,7 +77,7 @@ class Trainer:
     """
 
     def __init__(self, model, x_train, x_test=None, optimizer="adam", lr=1e-3, batch_size=128,
-                 seed=0, binarize=None, progress=True, stream=None, eval_seed=12345, verbose=True,
+                 seed=0, binarize=None, progress=True, stream=None, eval_seed=EVAL_SEED, verbose=True,
                  lr_decay=1.0):
         check_model(model)
         check_choice(binarize, "binarize", BINARIZE)
@@ -78,12 +94,7 @@ class Trainer:
                                              max_name="the number of training examples")
         self.x_test = None
         if x_test is not None:
-            x_test = model.check_x(x_test, name="x_test")
-            if binarize == "dynamic":
-                x_test = datasets.binarize_fixed(x_test, seed=eval_seed)
-            elif binarize == "threshold":
-                x_test = datasets.threshold(x_test)
-            self.x_test = x_test
+            self.x_test = evaluation_data(model.check_x(x_test, name="x_test"), binarize, eval_seed)
         self.lr = check_positive_float(lr, "lr")
         self.lr_decay = check_finite_float(lr_decay, "lr_decay")
         if not 0 < self.lr_decay <= 1:

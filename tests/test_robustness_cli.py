@@ -90,7 +90,7 @@ def test_cli_download_failure_is_one_line(tmp_path, capsys, monkeypatch):
     dead = f"http://127.0.0.1:{_closed_port()}/"
     monkeypatch.setitem(datasets.DATASETS["mnist"], "mirrors", [dead])
     rc, err = run(["train", "--data-dir", tmp_path / "data", "--out", tmp_path / "o"] + TINY, capsys)
-    assert_one_line(rc, err, f"could not download train-images-idx3-ubyte.gz of data set 'mnist'; URLs tried:")
+    assert_one_line(rc, err, "could not download train-images-idx3-ubyte.gz of data set 'mnist'; URLs tried:")
     assert dead in err and "MINIVAE_DATA" in err
     assert not list((tmp_path / "data").rglob("*.gz"))     # nothing half-downloaded left behind
 

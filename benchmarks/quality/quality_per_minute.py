@@ -32,7 +32,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 from minivae import checkpoint, datasets
 from minivae.evaluate import elbo, importance_sampled_nll

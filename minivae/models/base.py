@@ -7,7 +7,7 @@ import copy
 import numpy as np
 
 from ..errors import ValidationError
-from ..validation import check_data, check_positive_int, check_rng
+from ..validation import check_data, check_rng
 
 __all__ = ["Model"]
 

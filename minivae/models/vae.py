@@ -36,7 +36,7 @@ from ..kl import (kl_diag_normal, kl_diag_normal_backward, kl_isotropic_normal,
 from ..likelihoods import GaussianLearnedSigma, make_likelihood
 from ..nn import ACTIVATIONS, MLP, Workspace
 from ..params import Params
-from ..validation import (check_bool, check_choice, check_data, check_finite_float,
+from ..validation import (check_bool, check_choice, check_data,
                           check_float_dtype, check_int, check_positive_float, check_positive_int,
                           check_rng)
 from .base import Model
