@@ -117,7 +117,7 @@ def bernoulli_nll(x, logits, need_grad=True, weight=1.0, work=None):
     # The loss of each pixel is formed before any sum: max(l, 0) - x l is exactly 0 for a
     # confidently right binary pixel, whereas subtracting row sums of max(l, 0) and of x l
     # would leave float32 rounding of the size of the logits (1e4 * 784 * 6e-8 ~ 0.5 nats).
-    np.maximum(logits, 0, out=u)
+    np.maximum(logits, np.zeros(logits.shape[-1], logits.dtype), out=u)   # (a row of zeros: see nn.relu)
     u -= np.multiply(x, logits, out=t)           # x may be one row broadcast over many logits
     u += np.log(onepe, out=t)
     nll = u @ ones

@@ -90,7 +90,7 @@ def linear_backward(dy, x, W, dW, db, need_dx=True, dx_out=None):
     first layer of the encoder: nobody needs the gradient with respect to the data).
     """
     np.matmul(x.T, dy, out=dW)
-    np.sum(dy, axis=0, out=db)
+    np.add.reduce(dy, axis=0, out=db)
     if need_dx:
         return np.matmul(dy, W.T, out=dx_out)
     return None

@@ -103,8 +103,14 @@ class Adam(Optimizer):
     m <- b1 m + (1 - b1) g;   v <- b2 v + (1 - b2) g^2;
     theta <- theta - lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps).
 
-    Each line is one or two in-place whole-vector operations on preallocated buffers, which is
-    why the flat layout makes Adam cheap.
+    The moments are stored as *discounted sums*, ``m_sum = m / (1 - b1)`` and
+    ``v_sum = v / (1 - b2)``. Dividing the two moment rules by (1 - b1) and (1 - b2) gives
+
+        m_sum <- b1 m_sum + g,     v_sum <- b2 v_sum + g^2,
+
+    so each moment costs two in-place passes over the vector instead of three, and the
+    constant factors (1 - b1) and sqrt(1 - b2) move into the two scalars of the last line
+    (see :meth:`step`). The attributes ``m`` and ``v`` give the textbook moments.
 
     Every operation is elementwise, so the vector can be cut into pieces updated independently
     with identical results. When the machine's BLAS runs on several threads (``threads``,
@@ -126,8 +132,8 @@ class Adam(Optimizer):
             raise ValidationError(f"betas: expected two numbers in [0, 1), got {tuple(betas)}")
         self.b1, self.b2 = b1, b2
         self.eps = check_positive_float(eps, "eps")
-        self.m = np.zeros_like(params.data)
-        self.v = np.zeros_like(params.data)
+        self.m_sum = np.zeros_like(params.data)
+        self.v_sum = np.zeros_like(params.data)
         self._tmp = np.empty_like(params.data)
         self.t = 0
         threads = default_threads() if threads is None else check_positive_int(threads, "threads")
@@ -140,14 +146,25 @@ class Adam(Optimizer):
             # Threads of an optimizer nobody holds any more are let go (a notebook builds many).
             weakref.finalize(self, self._pool.shutdown, wait=False)
 
+    @property
+    def m(self):
+        """The first moment m = (1 - b1) m_sum (a new array)."""
+        return (1 - self.b1) * self.m_sum
+
+    @property
+    def v(self):
+        """The second moment v = (1 - b2) v_sum (a new array)."""
+        return (1 - self.b2) * self.v_sum
+
     def step(self):
         self.t += 1
-        # theta -= (lr / bc1) m / (sqrt(v / bc2) + eps). Multiplying numerator and denominator
-        # by sqrt(bc2) moves the bias corrections into two scalars:
-        #   theta -= [lr sqrt(bc2) / bc1] m / (sqrt(v) + eps sqrt(bc2)).
-        sqrt_bc2 = math.sqrt(1 - self.b2 ** self.t)
-        step_size = self.lr * sqrt_bc2 / (1 - self.b1 ** self.t)
-        eps = self.eps * sqrt_bc2
+        # With m = (1 - b1) m_sum and v = (1 - b2) v_sum, the update
+        #   theta -= lr / bc1 * m / (sqrt(v / bc2) + eps),   bc1 = 1 - b1^t, bc2 = 1 - b2^t,
+        # is, after dividing numerator and denominator by a = sqrt((1 - b2) / bc2),
+        #   theta -= [lr (1 - b1) / (bc1 a)] * m_sum / (sqrt(v_sum) + eps / a).
+        a = math.sqrt((1 - self.b2) / (1 - self.b2 ** self.t))
+        step_size = self.lr * (1 - self.b1) / ((1 - self.b1 ** self.t) * a)
+        eps = self.eps / a
         if self._pool is None:
             self._update(self._pieces[0], step_size, eps)
             return
@@ -157,31 +174,32 @@ class Adam(Optimizer):
             f.result()
 
     def _update(self, s, step_size, eps):
-        """The update of the entries ``s`` of the vector."""
-        g, m, v, tmp, theta = self.params.grad[s], self.m[s], self.v[s], self._tmp[s], self.params.data[s]
-        b1, b2 = self.b1, self.b2
-        # m <- b1 m + (1 - b1) g, written as m += (1 - b1)(g - m): three passes, no allocation
-        np.subtract(g, m, out=tmp)
-        tmp *= 1 - b1
-        m += tmp
-        # v <- b2 v + (1 - b2) g^2
-        np.multiply(g, g, out=tmp)
-        tmp *= 1 - b2
-        v *= b2
+        """The update of the entries ``s`` of the vector: ten in-place passes, no allocation."""
+        g, m, v, tmp, theta = (self.params.grad[s], self.m_sum[s], self.v_sum[s], self._tmp[s],
+                               self.params.data[s])
+        m *= self.b1                                 # m_sum <- b1 m_sum + g
+        m += g
+        np.multiply(g, g, out=tmp)                   # v_sum <- b2 v_sum + g^2
+        v *= self.b2
         v += tmp
-        # theta -= step_size m / (sqrt(v) + eps): sqrt, add, divide, scale, subtract
-        np.sqrt(v, out=tmp)
+        np.sqrt(v, out=tmp)                          # theta -= step_size m_sum / (sqrt(v_sum) + eps)
         tmp += eps
         np.divide(m, tmp, out=tmp)
         tmp *= step_size
         theta -= tmp
 
     def state_dict(self):
-        return {"name": self.name, "t": self.t, "m": self.m.copy(), "v": self.v.copy()}
+        # the sums themselves, so that a resumed run continues bit for bit
+        return {"name": self.name, "t": self.t, "m_sum": self.m_sum.copy(), "v_sum": self.v_sum.copy()}
 
     def load_state_dict(self, state):
-        self.m[...] = self._check_state_array(state, "m")
-        self.v[...] = self._check_state_array(state, "v")
+        if isinstance(state, dict) and "m_sum" not in state and "m" in state:
+            # written before the moments were kept as sums: convert the textbook moments
+            self.m_sum[...] = self._check_state_array(state, "m") / (1 - self.b1)
+            self.v_sum[...] = self._check_state_array(state, "v") / (1 - self.b2)
+        else:
+            self.m_sum[...] = self._check_state_array(state, "m_sum")
+            self.v_sum[...] = self._check_state_array(state, "v_sum")
         self.t = int(state["t"])
 
 

@@ -61,7 +61,7 @@ def test_state_roundtrip(rng):
         a.step()
     b = Adam(P.copy(), lr=0.01)
     b.load_state_dict(a.state_dict())
-    assert b.t == 3 and np.array_equal(b.m, a.m) and np.array_equal(b.v, a.v)
+    assert b.t == 3 and np.array_equal(b.m_sum, a.m_sum) and np.array_equal(b.v_sum, a.v_sum)
 
 
 @pytest.mark.parametrize("lr", [0, -1e-3, float("nan"), float("inf")])
@@ -85,4 +85,24 @@ def test_adam_in_parallel_pieces_is_bit_identical(rng):
         P3.grad[...] = g
         a1.step()
         a3.step()
-    assert np.array_equal(P1.data, P3.data) and np.array_equal(a1.v, a3.v)
+    assert np.array_equal(P1.data, P3.data) and np.array_equal(a1.v_sum, a3.v_sum)
+
+
+def test_adam_keeps_discounted_sums_and_reads_textbook_moments(rng):
+    """Adam stores m / (1 - b1) and v / (1 - b2); a state written with the textbook m and v (as
+    checkpoints before that change hold) continues the same run."""
+    P = _params(rng)
+    a = Adam(P, lr=0.01, betas=(0.8, 0.95))
+    m, v = np.zeros(7), np.zeros(7)
+    for _ in range(3):
+        g = rng.standard_normal(7)
+        P.grad[...] = g
+        a.step()
+        m, v = 0.8 * m + 0.2 * g, 0.95 * v + 0.05 * g * g
+    np.testing.assert_allclose(a.m, m, rtol=1e-13)
+    np.testing.assert_allclose(a.v, v, rtol=1e-13)
+    b = Adam(P.copy(), lr=0.01, betas=(0.8, 0.95))
+    b.load_state_dict({"name": "adam", "t": 3, "m": m, "v": v})
+    np.testing.assert_allclose(b.m_sum, a.m_sum, rtol=1e-13)
+    np.testing.assert_allclose(b.v_sum, a.v_sum, rtol=1e-13)
+    assert b.t == 3

@@ -98,7 +98,7 @@ def test_checkpoint_roundtrip(tmp_path, rng):
     m2 = ck.build_model()
     assert m2.get_config() == model.get_config()
     assert np.array_equal(m2.params.data, model.params.data)
-    assert ck.optimizer["t"] == 1 and np.array_equal(ck.optimizer["m"], opt.m)
+    assert ck.optimizer["t"] == 1 and np.array_equal(ck.optimizer["m_sum"], opt.m_sum)
     assert ck.state == {"epoch": 1}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no temporary left
 
