@@ -3,6 +3,10 @@
 Because all parameters live in one contiguous vector (:mod:`minivae.params`), an optimizer step
 is a handful of whole-vector NumPy operations, whatever the architecture. Both optimizers follow
 the update rules of PyTorch's ``SGD`` and ``Adam`` exactly, so runs are comparable.
+
+``step()`` consumes the gradient: it uses ``params.grad`` as its scratch space, so after a step
+that array no longer holds the gradient (the next ``loss_and_grad`` writes a new one). Reusing it
+keeps one parameter-sized array fewer in the cache on every step.
 """
 from __future__ import annotations
 
@@ -77,7 +81,6 @@ class SGD(Optimizer):
         if not 0 <= self.momentum < 1:
             raise ValidationError(f"momentum: expected a number in [0, 1), got {self.momentum}")
         self.buf = np.zeros_like(params.data)
-        self._tmp = np.empty_like(params.data)
         self.t = 0
 
     def step(self):
@@ -85,8 +88,10 @@ class SGD(Optimizer):
         if self.momentum:
             self.buf *= self.momentum
             self.buf += g
-            g = self.buf
-        self.params.data -= np.multiply(g, self.lr, out=self._tmp)
+            np.multiply(self.buf, self.lr, out=g)    # g is spent: it becomes the scratch space
+        else:
+            g *= self.lr
+        self.params.data -= g
         self.t += 1
 
     def state_dict(self):
@@ -134,7 +139,6 @@ class Adam(Optimizer):
         self.eps = check_positive_float(eps, "eps")
         self.m_sum = np.zeros_like(params.data)
         self.v_sum = np.zeros_like(params.data)
-        self._tmp = np.empty_like(params.data)
         self.t = 0
         threads = default_threads() if threads is None else check_positive_int(threads, "threads")
         n = params.size
@@ -174,19 +178,22 @@ class Adam(Optimizer):
             f.result()
 
     def _update(self, s, step_size, eps):
-        """The update of the entries ``s`` of the vector: ten in-place passes, no allocation."""
-        g, m, v, tmp, theta = (self.params.grad[s], self.m_sum[s], self.v_sum[s], self._tmp[s],
-                               self.params.data[s])
+        """The update of the entries ``s`` of the vector: ten in-place passes, no allocation.
+
+        Once g has entered both sums it is not needed any more, so its array is the scratch
+        space of the last line (one array less to stream through the cache each step).
+        """
+        g, m, v, theta = self.params.grad[s], self.m_sum[s], self.v_sum[s], self.params.data[s]
         m *= self.b1                                 # m_sum <- b1 m_sum + g
         m += g
-        np.multiply(g, g, out=tmp)                   # v_sum <- b2 v_sum + g^2
+        np.multiply(g, g, out=g)                     # v_sum <- b2 v_sum + g^2
         v *= self.b2
-        v += tmp
-        np.sqrt(v, out=tmp)                          # theta -= step_size m_sum / (sqrt(v_sum) + eps)
-        tmp += eps
-        np.divide(m, tmp, out=tmp)
-        tmp *= step_size
-        theta -= tmp
+        v += g
+        u = np.sqrt(v, out=g)                        # theta -= step_size m_sum / (sqrt(v_sum) + eps)
+        u += eps
+        np.divide(m, u, out=u)
+        u *= step_size
+        theta -= u
 
     def state_dict(self):
         # the sums themselves, so that a resumed run continues bit for bit

@@ -106,3 +106,22 @@ def test_adam_keeps_discounted_sums_and_reads_textbook_moments(rng):
     np.testing.assert_allclose(b.m_sum, a.m_sum, rtol=1e-13)
     np.testing.assert_allclose(b.v_sum, a.v_sum, rtol=1e-13)
     assert b.t == 3
+
+
+@pytest.mark.parametrize("cls", [Adam, SGD])
+def test_step_spends_the_gradient_as_scratch_and_allocates_nothing(cls, rng):
+    """The documented contract: step() reuses params.grad as scratch space (so no parameter-
+    sized temporary exists) and the update still equals the one computed from the gradient."""
+    P = _params(rng)
+    ref = P.copy()
+    a, b = cls(P, lr=0.01), cls(ref, lr=0.01)
+    assert not any(isinstance(v, np.ndarray) and v.shape == P.data.shape and v is not P.data
+                   for k, v in vars(a).items() if k not in ("m_sum", "v_sum", "buf"))
+    for _ in range(3):
+        g = rng.standard_normal(7)
+        P.grad[...] = g
+        ref.grad[...] = g
+        a.step()
+        b.step()
+        np.testing.assert_array_equal(P.data, ref.data)
+    assert not np.array_equal(P.grad, g)      # spent
