@@ -227,7 +227,8 @@ class Trainer:
                 "lr_decay": self.lr_decay,
                 "batch_size": self.batch_size, "optimizer": self.optimizer_name,
                 "binarize": self.binarize, "eval_seed": self.eval_seed,
-                "n_train": len(self.x_train), "data_fingerprint": self.data_fingerprint}
+                "n_train": len(self.x_train), "data_fingerprint": self.data_fingerprint,
+                "model_state": self.model.training_state()}
 
     def restore(self, state: dict, optimizer_state: dict = None) -> None:
         """Continue from ``state`` (see :meth:`state`) and the optimizer's saved arrays.
@@ -255,6 +256,10 @@ class Trainer:
             raise CheckpointError(f"trainer state: the random generator's state is not valid ({exc})") from None
         if optimizer_state is not None:
             self.optimizer.load_state_dict(optimizer_state)
+        try:
+            self.model.load_training_state(state.get("model_state", {}))
+        except ValidationError as exc:
+            raise CheckpointError(f"trainer state: {exc}") from None
         self.epoch = int(state["epoch"])
         self.step = int(state.get("step", 0))
         self.history = [dict(row) for row in state.get("history", [])]

@@ -41,13 +41,19 @@ def _assert_same_run(a, b):
 # Library level
 # ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind,optimizer,binarize", [("vae", "adam", "dynamic"), ("ae", "sgd", None),
-                                                    ("vae", "sgd", "threshold")])
+                                                    ("vae", "sgd", "threshold"),
+                                                    ("categorical-reinforce", "adam", "threshold")])
 def test_trainer_resumed_after_epoch_k_is_bit_for_bit(kind, optimizer, binarize, tmp_path):
+    """(The REINFORCE categorical VAE also carries its running-mean baseline across the resume.)"""
     rng = np.random.default_rng(5)
     x, x_test = rng.random((48, 12)).astype(np.float32), rng.random((16, 12)).astype(np.float32)
 
     def trainer():
-        model = minivae.build_model({"kind": kind, "input_dim": 12, "latent_dim": 3, "hidden": [6], "seed": 4})
+        if kind == "categorical-reinforce":
+            model = minivae.build_model({"kind": "categorical", "input_dim": 12, "n_latent": 3, "n_classes": 4,
+                                         "hidden": [6], "estimator": "reinforce", "seed": 4})
+        else:
+            model = minivae.build_model({"kind": kind, "input_dim": 12, "latent_dim": 3, "hidden": [6], "seed": 4})
         return Trainer(model, x, x_test, optimizer=optimizer, lr=1e-2, batch_size=10, seed=9,
                        binarize=binarize, progress=False, verbose=False)
 

@@ -341,6 +341,22 @@ def test_resume_without_trainer_state(tmp_path):
         Trainer.from_checkpoint(path, X)
 
 
+def test_resume_refuses_a_model_state_of_another_model(tmp_path):
+    """A trainer state whose model part does not fit the model (a VAE keeps none; a bad REINFORCE
+    baseline) is refused, naming what was wrong."""
+    tr = Trainer(_vae(), X, batch_size=4, progress=False, verbose=False)
+    st = tr.state()
+    st["model_state"] = {"baseline": 1.5}
+    with pytest.raises(CheckpointError, match=r"trainer state: training state: VAE keeps none, got keys \['baseline'\]"):
+        Trainer(_vae(), X, batch_size=4, progress=False, verbose=False).restore(st, tr.optimizer.state_dict())
+    cat = minivae.models.CategoricalVAE(input_dim=X.shape[1], n_latent=2, n_classes=3, hidden=(4,), estimator="reinforce")
+    tr = Trainer(cat, X, batch_size=4, progress=False, verbose=False)
+    st = tr.state()
+    st["model_state"] = {"baseline": float("nan")}
+    with pytest.raises(CheckpointError, match=r"trainer state: training state baseline: expected a finite number"):
+        Trainer(cat, X, batch_size=4, progress=False, verbose=False).restore(st, tr.optimizer.state_dict())
+
+
 def test_adam_refuses_the_state_of_sgd():
     model = _vae()
     sgd = minivae.SGD(model.params)

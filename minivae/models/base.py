@@ -120,3 +120,15 @@ class Model:
 
     def n_params(self) -> int:
         return self.params.size
+
+    # -- state that training changes besides the parameters ---------------------------------------
+    def training_state(self) -> dict:
+        """Numbers outside the parameter vector that training updates and a resumed run needs
+        (JSON-serializable). Most models have none; the REINFORCE categorical VAE has its
+        running-mean baseline."""
+        return {}
+
+    def load_training_state(self, state: dict) -> None:
+        """Restore what :meth:`training_state` returned."""
+        if state:
+            raise ValidationError(f"training state: {type(self).__name__} keeps none, got keys {sorted(state)}")

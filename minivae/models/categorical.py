@@ -265,6 +265,20 @@ class CategoricalVAE(Model):
         stats["tau"] = self.tau
         return stats
 
+    def training_state(self):
+        """The running-mean baseline of REINFORCE (None before the first estimate)."""
+        return {"baseline": self.baseline.value}
+
+    def load_training_state(self, state):
+        if state == {}:      # a checkpoint written before the baseline was saved: start it afresh
+            return
+        if not isinstance(state, dict) or set(state) != {"baseline"}:
+            raise ValidationError(f"training state: expected {{'baseline': number or None}}, got {state!r}")
+        value = state["baseline"]
+        if value is not None:
+            value = check_finite_float(value, "training state baseline")
+        self.baseline.value = value
+
     def train_step(self, x, optimizer, rng):
         """Set tau from the schedule at the optimizer's step count, draw Gumbel noise, step."""
         self.tau = self.temperature_at(getattr(optimizer, "t", 0))
