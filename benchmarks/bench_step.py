@@ -13,6 +13,10 @@ each in turn, round after round, to run steps for a few seconds, so the implemen
 same machine load. The same rounds also time a large float32 matrix product through NumPy (the
 "peak"). Reported figures are medians over the rounds.
 
+minivae runs the step ``minivae train`` runs: with two threads, each mini-batch is split between
+two threads that multiply on their own cores (``minivae.parallel``); PyTorch splits each
+operation across its two threads.
+
 FLOPs: 2 m n k per matrix product, counting every product of the step: each layer's forward
 product and weight gradient, and the input gradient of every layer except the encoder's first
 (nobody needs dL/dx), exactly what both implementations compute.
@@ -66,10 +70,14 @@ def _worker(impl, threads):
         if impl == "minivae":
             sys.path.insert(0, ROOT)
             import minivae
+            from minivae.parallel import DataParallel
             model = minivae.VAE(784, 20, (400,), "relu", "bernoulli", seed=0)
             opt = minivae.Adam(model.params, lr=1e-3)
             noise = np.random.default_rng(1)
-            return lambda: model.train_step(x, opt, noise)
+            # the step `minivae train` runs with this many threads: the batch split among them
+            # when there are several (minivae.parallel), else one thread and the BLAS's own
+            step = DataParallel(model, threads) if DataParallel.usable(model, threads) else model
+            return lambda: step.train_step(x, opt, noise)
         torch.manual_seed(0)
         model = TorchVAE()
         opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=(impl == "torch-fused"))

@@ -5,10 +5,12 @@ The public API. Submodules hold the pieces a lecture derives one at a time:
 :mod:`~minivae.estimators`, :mod:`~minivae.models`, :mod:`~minivae.optim`,
 :mod:`~minivae.train`, :mod:`~minivae.evaluate`, :mod:`~minivae.datasets`,
 :mod:`~minivae.checkpoint`, :mod:`~minivae.plots`, :mod:`~minivae.inpaint` and
-:mod:`~minivae.gradcheck`.
+:mod:`~minivae.gradcheck`; :mod:`~minivae.parallel` splits a training step across threads
+(with :mod:`~minivae.blas`).
 """
 from .errors import (CheckpointError, DataFileError, DivergenceError, DownloadError,
                      InputTypeError, MinivaeError, OutputError, ValidationError)
+from . import blas, parallel
 from .models import AE, VAE, build_model
 from .optim import SGD, Adam
 from .params import Params

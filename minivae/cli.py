@@ -16,7 +16,8 @@ is 2 (1 for a diverged run, 130 when interrupted).
 optimizer state, epoch, random generator and metrics history all come from the checkpoint, so
 the resumed run ends exactly where an uninterrupted one would. Its model, data and training
 options come from the checkpoint too; giving one of them with a different value is refused
-(only ``--epochs``, ``--data-dir``, ``--no-download`` and ``--no-progress`` may change).
+(only ``--epochs``, ``--data-dir``, ``--no-download``, ``--no-progress`` and ``--threads`` may
+change).
 """
 from __future__ import annotations
 
@@ -141,6 +142,9 @@ def build_parser(explicit_only=False):
                    help="continue the run in --out from its checkpoint (its options are kept)")
     t.add_argument("--no-download", action="store_true", help="fail instead of downloading missing data")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--threads", type=_positive_int, default=None,
+                   help="threads of a training step (default: OPENBLAS_NUM_THREADS, else the number of "
+                        "cores); a VAE or AE splits each batch among them")
     if explicit_only:
         for action in t._actions:
             action.default = argparse.SUPPRESS
@@ -289,10 +293,10 @@ def _resume(args, ckpt_path):
     if conflicts:
         raise MinivaeError(
             f"--resume: {'; '.join(conflicts)}. A resumed run keeps the options it was started with; "
-            f"only --epochs, --data-dir, --no-download and --no-progress may change. Drop the "
+            f"only --epochs, --data-dir, --no-download, --no-progress and --threads may change. Drop the "
             f"conflicting options, or start a new run with another --out")
     x_train, x_test = _load_data(saved["data"], saved["limit"], args)
-    trainer = Trainer.from_checkpoint(ck, x_train, x_test, progress=not args.no_progress)
+    trainer = Trainer.from_checkpoint(ck, x_train, x_test, progress=not args.no_progress, threads=args.threads)
     epochs = args.epochs if args.epochs is not None else saved["epochs"]
     if epochs < trainer.epoch:
         raise MinivaeError(f"--epochs: the run in {args.out} has already done {trainer.epoch} epochs, "
@@ -336,7 +340,7 @@ def cmd_train(args):
         trainer = Trainer(model, x_train, x_test, optimizer=args.optimizer, lr=args.lr,
                           batch_size=args.batch_size, seed=args.seed,
                           binarize=None if args.binarize == "none" else args.binarize,
-                          progress=not args.no_progress, lr_decay=args.lr_decay)
+                          progress=not args.no_progress, lr_decay=args.lr_decay, threads=args.threads)
         run_args = {k: getattr(args, k) for k in RUN_OPTIONS}
         if args.model == "categorical":
             run_args.update({k: getattr(args, k) for k in CATEGORICAL_ONLY})

@@ -60,6 +60,10 @@ class Workspace:
     def clear(self):
         self._arrays.clear()
 
+    def __deepcopy__(self, memo):
+        # a copied model (a data-parallel worker) fills its own buffers, of its own batch size
+        return Workspace(self.max_arrays)
+
 
 # --------------------------------------------------------------------------------------------
 # Linear layer

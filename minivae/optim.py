@@ -48,6 +48,15 @@ class Optimizer:
         self.params = params
         self.lr = check_positive_float(lr, "lr")
 
+    def step(self, also=()):
+        """Update the parameters from ``params.grad`` plus every vector in ``also``.
+
+        ``also`` holds the gradients that the other workers of a data-parallel step
+        (:mod:`minivae.parallel`) computed for their parts of the batch; adding them is the
+        first pass of the update.
+        """
+        raise NotImplementedError
+
     def state_dict(self) -> dict:
         """Arrays and numbers that, loaded back, let training continue bit for bit."""
         raise NotImplementedError
@@ -83,8 +92,10 @@ class SGD(Optimizer):
         self.buf = np.zeros_like(params.data)
         self.t = 0
 
-    def step(self):
+    def step(self, also=()):
         g = self.params.grad
+        for other in also:
+            g += other
         if self.momentum:
             self.buf *= self.momentum
             self.buf += g
@@ -160,7 +171,7 @@ class Adam(Optimizer):
         """The second moment v = (1 - b2) v_sum (a new array)."""
         return (1 - self.b2) * self.v_sum
 
-    def step(self):
+    def step(self, also=()):
         self.t += 1
         # With m = (1 - b1) m_sum and v = (1 - b2) v_sum, the update
         #   theta -= lr / bc1 * m / (sqrt(v / bc2) + eps),   bc1 = 1 - b1^t, bc2 = 1 - b2^t,
@@ -170,20 +181,22 @@ class Adam(Optimizer):
         step_size = self.lr * (1 - self.b1) / ((1 - self.b1 ** self.t) * a)
         eps = self.eps / a
         if self._pool is None:
-            self._update(self._pieces[0], step_size, eps)
+            self._update(self._pieces[0], step_size, eps, also)
             return
-        futures = [self._pool.submit(self._update, s, step_size, eps) for s in self._pieces[1:]]
-        self._update(self._pieces[0], step_size, eps)
+        futures = [self._pool.submit(self._update, s, step_size, eps, also) for s in self._pieces[1:]]
+        self._update(self._pieces[0], step_size, eps, also)
         for f in futures:
             f.result()
 
-    def _update(self, s, step_size, eps):
+    def _update(self, s, step_size, eps, also=()):
         """The update of the entries ``s`` of the vector: ten in-place passes, no allocation.
 
         Once g has entered both sums it is not needed any more, so its array is the scratch
         space of the last line (one array less to stream through the cache each step).
         """
         g, m, v, theta = self.params.grad[s], self.m_sum[s], self.v_sum[s], self.params.data[s]
+        for other in also:                           # the other workers' gradients, if any
+            g += other[s]
         m *= self.b1                                 # m_sum <- b1 m_sum + g
         m += g
         np.multiply(g, g, out=g)                     # v_sum <- b2 v_sum + g^2

@@ -105,6 +105,15 @@ class Params:
         """A new ``Params`` with the same layout and copies of the values (gradient zeroed)."""
         return self.astype(self.dtype)
 
+    def with_own_grad(self) -> "Params":
+        """A ``Params`` that shares this one's :attr:`data` (and its named views) but writes
+        its gradient into a vector of its own: what a data-parallel worker computes into."""
+        other = object.__new__(Params)
+        other.__dict__.update(self.__dict__)
+        other.grad = np.zeros_like(self.grad)
+        other._gviews = {n: other.grad[s].reshape(self.shapes[n]) for n, s in self.slices.items()}
+        return other
+
     def astype(self, dtype) -> "Params":
         """A copy in another floating dtype (for example float64 for a gradient check)."""
         other = Params(self.shapes, dtype)

@@ -7,6 +7,7 @@ stopped. :func:`fit` is the one-call version.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import sys
@@ -14,11 +15,13 @@ import time
 
 import numpy as np
 
+from . import blas
 from . import checkpoint as _checkpoint
 from . import datasets
 from .errors import CheckpointError, DivergenceError, InputTypeError, ValidationError
 from .evaluate import elbo
-from .optim import OPTIMIZERS, make_optimizer
+from .optim import OPTIMIZERS, default_threads, make_optimizer
+from .parallel import DataParallel
 from .progress import ProgressBar
 from .validation import (check_bool, check_choice, check_finite_float, check_int, check_model,
                          check_positive_float, check_positive_int)
@@ -74,11 +77,17 @@ class Trainer:
         Print one summary line per epoch (train and test negative ELBO, their parts, seconds).
     stream : file for progress and epoch lines (default: standard error for the bar, standard
         output for the epoch summaries).
+    threads : int, optional
+        Threads of a training step (default: ``OPENBLAS_NUM_THREADS``, else the number of usable
+        cores). With more than one, a VAE or AE splits each mini-batch among them
+        (:class:`minivae.parallel.DataParallel`) when the BLAS accepts a thread count per
+        thread; otherwise the step runs on one thread and the BLAS splits each product.
+        A resumed run continues bit for bit when it uses the same number of threads.
     """
 
     def __init__(self, model, x_train, x_test=None, optimizer="adam", lr=1e-3, batch_size=128,
                  seed=0, binarize=None, progress=True, stream=None, eval_seed=EVAL_SEED, verbose=True,
-                 lr_decay=1.0):
+                 lr_decay=1.0, threads=None):
         check_model(model)
         check_choice(binarize, "binarize", BINARIZE)
         check_choice(optimizer, "optimizer", OPTIMIZERS)
@@ -100,8 +109,12 @@ class Trainer:
         if not 0 < self.lr_decay <= 1:
             raise ValidationError(f"lr_decay: expected a factor in (0, 1] (1 keeps the learning rate "
                                   f"fixed), got {self.lr_decay:g}")
-        self.optimizer = make_optimizer(optimizer, model.params, lr=self.lr)
+        self.threads = default_threads() if threads is None else check_positive_int(threads, "threads")
+        self.optimizer = make_optimizer(optimizer, model.params, lr=self.lr,
+                                        **({"threads": self.threads} if optimizer == "adam" else {}))
         self.optimizer_name = optimizer
+        # what runs a step: the model itself, or the model split across threads
+        self._stepper = DataParallel(model, self.threads) if DataParallel.usable(model, self.threads) else model
         self.seed = seed
         self.rng = np.random.default_rng(self.seed)
         self.data_fingerprint = _fingerprint(self.x_train)
@@ -132,12 +145,15 @@ class Trainer:
         bar_stream = self.stream if self.stream is not None else sys.stderr
         # Overflow warnings from NumPy would only precede the DivergenceError below, which says
         # what happened and where; keep the output to that one message.
+        # a one-thread step gives the BLAS all the threads (a data-parallel step sets its own)
+        blas_threads = (blas.local_threads(self.threads)
+                        if self._stepper is model and blas.available() else contextlib.nullcontext())
         with ProgressBar(n_batches, desc=f"epoch {self.epoch + 1}", stream=bar_stream,
-                         enabled=self.progress) as bar, np.errstate(over="ignore", invalid="ignore"):
+                         enabled=self.progress) as bar, np.errstate(over="ignore", invalid="ignore"), blas_threads:
             guard = _GuardedOptimizer(self)
             for xb in datasets.batches(self.x_train, self.batch_size, rng=self.rng, shuffle=True,
                                        binarize=self.binarize):
-                stats = model.train_step(xb, guard, self.rng)
+                stats = self._stepper.train_step(xb, guard, self.rng)
                 self.step += 1
                 if not math.isfinite(stats["loss"]):
                     raise self._divergence("loss", stats["loss"], applied=True)
@@ -277,10 +293,10 @@ class Trainer:
 
         The model, the optimizer's state, the epoch, the random generator and the metrics
         history come from the checkpoint, as do the training settings (optimizer, lr, lr_decay,
-        batch_size, seed, binarize, eval_seed); ``options`` may set ``progress``, ``verbose``
-        and ``stream``. ``x_train`` must be the data the run was trained on (checked).
+        batch_size, seed, binarize, eval_seed); ``options`` may set ``progress``, ``verbose``,
+        ``stream`` and ``threads``. ``x_train`` must be the data the run was trained on (checked).
         """
-        allowed = {"progress", "verbose", "stream"}
+        allowed = {"progress", "verbose", "stream", "threads"}
         if set(options) - allowed:
             raise ValidationError(f"options: a resumed trainer takes its settings from the checkpoint; "
                                   f"only {sorted(allowed)} may be given, got {sorted(set(options) - allowed)}")
@@ -312,11 +328,12 @@ class _GuardedOptimizer:
         # anything but step() (lr, state, ...) is the real optimizer's
         return getattr(self.trainer.optimizer, name)
 
-    def step(self):
+    def step(self, also=()):
         tr = self.trainer
-        if not math.isfinite(float(np.add.reduce(tr.model.params.grad))):
-            raise tr._divergence("gradient", "NaN or infinite", applied=False)
-        tr.optimizer.step()
+        for g in (tr.model.params.grad, *also):
+            if not math.isfinite(float(np.add.reduce(g))):
+                raise tr._divergence("gradient", "NaN or infinite", applied=False)
+        tr.optimizer.step(also)
 
 
 def _fingerprint(x):
@@ -329,7 +346,7 @@ def _fingerprint(x):
 
 
 def fit(model, x_train, x_test=None, *, epochs=10, batch_size=128, lr=1e-3, optimizer="adam",
-        seed=0, binarize=None, progress=True, verbose=None, on_epoch_end=None, lr_decay=1.0):
+        seed=0, binarize=None, progress=True, verbose=None, on_epoch_end=None, lr_decay=1.0, threads=None):
     """Train ``model`` for ``epochs`` passes over ``x_train``; return the metrics history.
 
     See :class:`Trainer` for the arguments; ``verbose`` defaults to ``progress``.
@@ -337,5 +354,5 @@ def fit(model, x_train, x_test=None, *, epochs=10, batch_size=128, lr=1e-3, opti
     epochs = check_positive_int(epochs, "epochs")
     trainer = Trainer(model, x_train, x_test, optimizer=optimizer, lr=lr, batch_size=batch_size,
                       seed=seed, binarize=binarize, progress=progress,
-                      verbose=progress if verbose is None else verbose, lr_decay=lr_decay)
+                      verbose=progress if verbose is None else verbose, lr_decay=lr_decay, threads=threads)
     return trainer.run(epochs, on_epoch_end=on_epoch_end)

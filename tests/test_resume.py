@@ -7,6 +7,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -108,17 +109,23 @@ def test_cli_resume_is_bit_for_bit_and_refuses_other_options(tmp_path, capsys):
 
 
 @needs_data
-def test_cli_divergence_keeps_the_last_good_checkpoint(tmp_path, capsys, monkeypatch):
-    opts = ["--limit", "256", "--batch-size", "128", "--seed", "1"] + TINY
+@pytest.mark.parametrize("threads", [1, 2])
+def test_cli_divergence_keeps_the_last_good_checkpoint(threads, tmp_path, capsys, monkeypatch):
+    """With two threads each step runs loss_and_grad twice (one half of the batch each); a
+    poisoned half is enough for the whole step to be refused."""
+    opts = ["--limit", "256", "--batch-size", "128", "--seed", "1", "--threads", str(threads)] + TINY
     assert main(["train", "--epochs", "2", "--out", str(tmp_path / "ref")] + opts) == 0
     real = minivae.VAE.loss_and_grad
     calls = {"n": 0}
+    lock = threading.Lock()
+    per_step = threads if minivae.blas.available() else 1
 
-    def poisoned(self, x, eps):
-        stats = real(self, x, eps)
-        calls["n"] += 1
-        if calls["n"] == 5:               # 2 steps per epoch: the first step of epoch 3
-            self.params.grad[:] = np.inf
+    def poisoned(self, x, eps, batch_size=None):
+        stats = real(self, x, eps, batch_size)
+        with lock:
+            calls["n"] += 1
+            if calls["n"] == 4 * per_step + 1:     # 2 steps per epoch: the first step of epoch 3
+                self.params.grad[:] = np.inf
         return stats
 
     monkeypatch.setattr(minivae.VAE, "loss_and_grad", poisoned)

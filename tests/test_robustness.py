@@ -109,6 +109,9 @@ CASES = {
     "fit-not-a-model": (lambda: fit("vae", X, progress=False), InputTypeError, r"model: expected a minivae model \(VAE, AE or CategoricalVAE\), got str"),
     "trainer-negative-seed": (lambda: Trainer(_vae(), X, batch_size=4, seed=-2), ValidationError, r"seed: expected an integer >= 0, got -2"),
     "trainer-callback-not-callable": (lambda: Trainer(_vae(), X, batch_size=4, progress=False).run(1, on_epoch_end=3), InputTypeError, r"on_epoch_end: expected a function"),
+    "trainer-threads-zero": (lambda: Trainer(_vae(), X, batch_size=4, threads=0), ValidationError, r"threads: expected a positive integer, got 0"),
+    "data-parallel-categorical-model": (lambda: minivae.parallel.DataParallel(_cat(), 2), InputTypeError, r"model: a data-parallel step needs a VAE or AE, got CategoricalVAE"),
+    "data-parallel-one-thread": (lambda: minivae.parallel.DataParallel(_vae(), 1), ValidationError, r"threads: a data-parallel step needs at least 2 threads, got 1"),
     # --- checkpoints (arguments) --------------------------------------------------------------
     "checkpoint-save-not-a-model": (lambda: checkpoint.save("c.npz", None), InputTypeError, r"model: expected a minivae model"),
     "checkpoint-save-optimizer-not-an-optimizer": (lambda: checkpoint.save("c.npz", _vae(), optimizer="adam"), InputTypeError, r"optimizer: expected a minivae optimizer \(Adam or SGD\), got str"),
@@ -369,7 +372,7 @@ def test_adam_refuses_the_state_of_sgd():
 # ------------------------------------------------------------------------------------------------
 def test_nan_gradient_is_never_applied(monkeypatch):
     model = _vae()
-    tr = Trainer(model, X, batch_size=4, progress=False, verbose=False)
+    tr = Trainer(model, X, batch_size=4, progress=False, verbose=False, threads=1)
     calls = {"n": 0}
     real = model.loss_and_grad
 
@@ -390,6 +393,27 @@ def test_nan_gradient_is_never_applied(monkeypatch):
     assert err.value.step == 3 and err.value.epoch == 2
     np.testing.assert_array_equal(model.params.data, snapshot[0])   # the step was refused
     assert tr.epoch == 1 and len(tr.history) == 1
+
+
+@pytest.mark.skipif(not minivae.blas.available(), reason="no per-thread BLAS thread count here")
+def test_nan_gradient_of_one_data_parallel_part_is_never_applied():
+    """In a two-thread step a NaN in the other thread's half of the gradient stops the step too."""
+    model = _vae()
+    tr = Trainer(model, X, batch_size=4, progress=False, verbose=False, threads=2)
+    helper = tr._stepper.workers[1]
+    real = helper.loss_and_grad
+    before = []
+
+    def poisoned(x, eps, batch_size=None):
+        stats = real(x, eps, batch_size)
+        helper.params.grad[7] = np.nan
+        before.append(model.params.data.copy())
+        return stats
+
+    helper.loss_and_grad = poisoned
+    with pytest.raises(DivergenceError, match=r"step 1 \(epoch 1\).*gradient"):
+        tr.run(1)
+    np.testing.assert_array_equal(model.params.data, before[0])
 
 
 def test_real_divergence_with_a_huge_learning_rate():

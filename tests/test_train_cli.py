@@ -32,7 +32,7 @@ def test_fit_records_history_and_lowers_loss(rng):
 def test_dynamic_binarization_draws_fresh_pixels(rng):
     model = minivae.VAE(16, 2, (8,), seed=0)
     x = rng.random((32, 16)).astype(np.float32)
-    tr = Trainer(model, x, x, batch_size=32, binarize="dynamic", progress=False)
+    tr = Trainer(model, x, x, batch_size=32, binarize="dynamic", progress=False, threads=1)
     assert set(np.unique(tr.x_test)) <= {0.0, 1.0}
     seen = []
     orig = model.train_step
@@ -53,7 +53,7 @@ def test_divergence_stops_with_a_clear_message(rng):
 def test_lr_decay_sets_each_epochs_rate(rng):
     model = minivae.VAE(16, 2, (8,), seed=0)
     x = _data(rng)
-    tr = Trainer(model, x, batch_size=16, lr=1e-2, lr_decay=0.5, progress=False, verbose=False)
+    tr = Trainer(model, x, batch_size=16, lr=1e-2, lr_decay=0.5, progress=False, verbose=False, threads=1)
     used = []
     orig = model.train_step
     model.train_step = lambda xb, opt, rng_: (used.append(opt.lr), orig(xb, opt, rng_))[1]

@@ -31,6 +31,7 @@ class AE(Model):
     """
 
     kind = "ae"
+    data_parallel = True
 
     def __init__(self, input_dim=784, latent_dim=20, hidden=(400,), activation="relu",
                  likelihood="bernoulli", dtype="float32", seed=0):
@@ -62,21 +63,22 @@ class AE(Model):
         out, _ = self.decoder.forward(self.params, z, reuse=True)
         return _stats(self.likelihood.nll(x, out, self.params, reuse=True), np.zeros(1), 0.0)
 
-    def loss_and_grad(self, x, eps=None):
+    def loss_and_grad(self, x, eps=None, batch_size=None):
         """Reconstruction loss -log p(x | d(e(x))) per example (mean over the batch) and its gradient.
 
         Lecture 000's AE objective sum_i ||x_i - d(e(x_i))||^2 is this loss (times N, plus
         (D / 2) log pi per example) for the Gaussian likelihood with sigma = 1/sqrt(2).
 
         Forward: z = e(x), out = d(z). Backward: the likelihood's gradient wrt out, through the
-        decoder into dL/dz, then through the encoder.
+        decoder into dL/dz, then through the encoder. ``batch_size`` as in :meth:`VAE.loss_and_grad`.
         """
         P = self.params
         for name in self._accumulated:
             P.g(name)[...] = 0
         z, enc_cache = self.encoder.forward(P, x, reuse=True)
         out, dec_cache = self.decoder.forward(P, z, reuse=True)
-        nll, dout = self.likelihood.nll_and_grad(x, out, P, weight=1.0 / x.shape[0], reuse=True)
+        nll, dout = self.likelihood.nll_and_grad(x, out, P, weight=1.0 / (batch_size or x.shape[0]),
+                                               reuse=True)
         dz = self.decoder.backward(P, dec_cache, dout, reuse=True)
         self.encoder.backward(P, enc_cache, dz, need_dx=False, reuse=True)
         return _stats(nll, np.zeros(1), 0.0)

@@ -121,6 +121,24 @@ class Model:
     def n_params(self) -> int:
         return self.params.size
 
+    # -- data-parallel training ----------------------------------------------------------------
+    #: can :class:`minivae.parallel.DataParallel` split this model's training step? (it needs
+    #: ``loss_and_grad(x, eps, batch_size)`` and no state that the step itself updates)
+    data_parallel = False
+
+    def replica(self) -> "Model":
+        """A worker copy for a data-parallel step: it reads this model's parameter values (the
+        same memory, so every update is seen at once) but writes its gradient into a vector of
+        its own and keeps its own scratch buffers."""
+        params = self.params
+        self.params = None
+        try:
+            other = copy.deepcopy(self)
+        finally:
+            self.params = params
+        other.params = params.with_own_grad()
+        return other
+
     # -- state that training changes besides the parameters ---------------------------------------
     def training_state(self) -> dict:
         """Numbers outside the parameter vector that training updates and a resumed run needs

@@ -88,6 +88,7 @@ class VAE(Model):
     """
 
     kind = "vae"
+    data_parallel = True
 
     def __init__(self, input_dim=784, latent_dim=20, hidden=(400,), activation="relu",
                  likelihood="bernoulli", beta=1.0, posterior="diagonal", encoder="fused",
@@ -225,7 +226,7 @@ class VAE(Model):
         nll = self.likelihood.nll(x, out, self.params, reuse=True)
         return _stats(nll, kl, self.beta)
 
-    def loss_and_grad(self, x, eps):
+    def loss_and_grad(self, x, eps, batch_size=None):
         """Negative ELBO on a mini-batch, and its gradient written into ``params.grad``.
 
         This is lecture 000's training algorithm, steps 1-6, for one mini-batch X of m rows
@@ -237,14 +238,18 @@ class VAE(Model):
         ----------
         x : (B, D) data in the model's dtype.
         eps : (B, d) standard normal noise.
+        batch_size : int, optional
+            When x is a part of a larger mini-batch (a data-parallel step, :mod:`minivae.parallel`),
+            the size of the whole batch: the gradient written is then this part's share of the
+            gradient of the whole batch's mean loss, so the parts' gradients add up to it.
 
         Returns
         -------
-        dict with ``loss``, ``recon`` and ``kl`` in nats per example.
+        dict with ``loss``, ``recon`` and ``kl`` in nats per example (means over x).
         """
         P = self.params
         B = x.shape[0]
-        w = 1.0 / B
+        w = 1.0 / (batch_size or B)
         for name in self._accumulated:
             P.g(name)[...] = 0
 

@@ -1,0 +1,131 @@
+"""The data-parallel training step: the threads' gradients add up to the one-thread gradient,
+its statistics are the batch's, the trainer picks it when it can, and the per-thread BLAS
+thread count it relies on is set and restored."""
+import numpy as np
+import pytest
+
+import minivae
+from minivae import blas, checkpoint
+from minivae.models import CategoricalVAE
+from minivae.parallel import DataParallel
+from minivae.train import Trainer
+
+needs_blas = pytest.mark.skipif(not blas.available(), reason="no per-thread BLAS thread count here")
+
+MODELS = {
+    "vae-diagonal": lambda: minivae.VAE(12, 3, (7, 5), dtype="float64", seed=1),
+    "vae-isotropic": lambda: minivae.VAE(12, 3, (7,), posterior="isotropic", dtype="float64", seed=1),
+    "vae-shared-gaussian": lambda: minivae.VAE(12, 3, (7,), likelihood="gaussian-learned", posterior="shared",
+                                               dtype="float64", seed=1),
+    "vae-separate-tanh": lambda: minivae.VAE(12, 3, (7,), encoder="separate", activation="tanh",
+                                             dtype="float64", seed=1),
+    "ae": lambda: minivae.AE(12, 3, (7,), dtype="float64", seed=1),
+}
+
+
+class _Recorder:
+    """An optimizer that only records the gradient it would apply (with the other parts')."""
+
+    def __init__(self, params):
+        self.params = params
+
+    def step(self, also=()):
+        self.grad = self.params.grad.copy()
+        for g in also:
+            self.grad += g
+
+
+@needs_blas
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("threads,batch", [(2, 16), (2, 7), (3, 10), (2, 1)])
+def test_parts_add_up_to_the_whole_batch(name, threads, batch):
+    x = np.random.default_rng(2).random((batch, 12))
+    one, many = MODELS[name](), MODELS[name]()
+    r1, r2 = _Recorder(one.params), _Recorder(many.params)
+    s1 = one.train_step(x, r1, np.random.default_rng(3))
+    s2 = DataParallel(many, threads).train_step(x, r2, np.random.default_rng(3))
+    for k in s1:
+        assert s2[k] == pytest.approx(s1[k], rel=1e-12, abs=1e-12), k
+    scale = np.max(np.abs(r1.grad))
+    assert scale > 0
+    assert np.max(np.abs(r2.grad - r1.grad)) / scale < 1e-12
+
+
+@needs_blas
+def test_data_parallel_adam_steps_track_the_one_thread_steps():
+    x = np.random.default_rng(2).random((32, 12))
+    one, many = MODELS["vae-diagonal"](), MODELS["vae-diagonal"]()
+    o1, o2 = minivae.Adam(one.params, lr=1e-2), minivae.Adam(many.params, lr=1e-2)
+    dp = DataParallel(many, 2)
+    g1, g2 = np.random.default_rng(4), np.random.default_rng(4)
+    for _ in range(20):
+        one.train_step(x, o1, g1)
+        dp.train_step(x, o2, g2)
+    start = MODELS["vae-diagonal"]().params.data
+    assert not np.allclose(one.params.data, start)
+    np.testing.assert_allclose(many.params.data, one.params.data, rtol=1e-9, atol=1e-12)
+
+
+@needs_blas
+def test_a_replica_shares_the_values_and_owns_its_gradient_and_buffers():
+    model = MODELS["vae-diagonal"]()
+    model.train_step(np.random.default_rng(0).random((4, 12)), _Recorder(model.params), np.random.default_rng(0))
+    rep = model.replica()
+    assert rep.params.data is model.params.data
+    assert rep.params["enc.0.W"] is model.params["enc.0.W"]
+    assert not np.shares_memory(rep.params.grad, model.params.grad)
+    assert not np.shares_memory(rep.params.g("enc.0.W"), model.params.grad)
+    assert model.decoder.workspace._arrays and not rep.decoder.workspace._arrays
+    model.params["dec.0.b"][0] = 42.0
+    assert rep.params["dec.0.b"][0] == 42.0
+
+
+@needs_blas
+def test_local_blas_threads_are_set_and_restored():
+    previous = blas.set_local_threads(3)
+    try:
+        with blas.local_threads(1):
+            assert blas.set_local_threads(1) == 1
+        assert blas.set_local_threads(3) == 3
+    finally:
+        blas.set_local_threads(previous)
+
+
+def test_the_trainer_picks_the_step(monkeypatch):
+    x = np.random.default_rng(0).random((8, 12)).astype(np.float32)
+    vae = minivae.VAE(12, 3, (7,))
+    assert Trainer(vae, x, batch_size=4, threads=1, progress=False)._stepper is vae
+    cat = CategoricalVAE(12, 2, 3, (7,))
+    assert Trainer(cat, x, batch_size=4, threads=2, progress=False)._stepper is cat
+    if blas.available():
+        tr = Trainer(minivae.VAE(12, 3, (7,)), x, batch_size=4, threads=2, progress=False)
+        assert isinstance(tr._stepper, DataParallel) and tr._stepper.threads == 2
+    monkeypatch.setattr(blas, "_functions", [])           # a BLAS without per-thread counts
+    vae2 = minivae.VAE(12, 3, (7,))
+    assert Trainer(vae2, x, batch_size=4, threads=2, progress=False)._stepper is vae2
+    with pytest.raises(minivae.ValidationError, match="cannot be given a thread count per thread"):
+        DataParallel(vae2, 2)
+
+
+@needs_blas
+def test_two_thread_training_resumes_bit_for_bit(tmp_path):
+    rng = np.random.default_rng(5)
+    x, x_test = rng.random((40, 12)).astype(np.float32), rng.random((10, 12)).astype(np.float32)
+
+    def trainer():
+        return Trainer(minivae.VAE(12, 3, (7,), seed=2), x, x_test, batch_size=8, seed=1,
+                       binarize="dynamic", progress=False, verbose=False, threads=2)
+
+    whole = trainer()
+    whole.run(3)
+    part = trainer()
+    part.run(1)
+    path = part.save_checkpoint(tmp_path / "part.npz")
+    resumed = Trainer.from_checkpoint(path, x, x_test, progress=False, verbose=False, threads=2)
+    resumed.run(3)
+    assert np.array_equal(resumed.model.params.data, whole.model.params.data)
+    assert np.array_equal(resumed.optimizer.m_sum, whole.optimizer.m_sum)
+    a = checkpoint.load(resumed.save_checkpoint(tmp_path / "r.npz")).state["history"]
+    b = checkpoint.load(whole.save_checkpoint(tmp_path / "w.npz")).state["history"]
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in a] == \
+           [{k: v for k, v in r.items() if k != "seconds"} for r in b]
