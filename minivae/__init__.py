@@ -17,5 +17,5 @@ from .params import Params
 
 __version__ = "0.1.0"
 
-__all__ = ["AE", "VAE", "build_model", "Adam", "SGD", "Params", "MinivaeError", "ValidationError",
+__all__ = ["blas", "parallel", "AE", "VAE", "build_model", "Adam", "SGD", "Params", "MinivaeError", "ValidationError",
            "InputTypeError", "DataFileError", "DownloadError", "CheckpointError", "DivergenceError", "OutputError"]
