@@ -25,6 +25,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import os
 import sys
 import time
@@ -127,6 +128,9 @@ def build_parser(explicit_only=False):
                    help="REINFORCE baseline (default: leave-one-out with several samples, else running-mean)")
     t.add_argument("--binarize", default="none", choices=["none", "dynamic", "threshold"],
                    help="binarize grey-level pixels: fresh draws per batch (dynamic) or at 0.5")
+    t.add_argument("--dequantize", action="store_true",
+                   help="spread each 8-bit grey level k/255 uniformly over [k/256, (k+1)/256], fresh noise "
+                        "per batch (for the continuous likelihoods, whose density is otherwise unbounded)")
     t.add_argument("--epochs", type=_positive_int, default=None,
                    help="train until this many epochs are done (default: 10, or the resumed run's)")
     t.add_argument("--batch-size", type=_positive_int, default=128)
@@ -180,8 +184,8 @@ def build_parser(explicit_only=False):
 # ------------------------------------------------------------------------------------------------
 #: options of ``train`` that define a run: stored in its checkpoint, fixed when resuming
 RUN_OPTIONS = ("data", "limit", "model", "likelihood", "sigma", "laplace_scale", "latent_dim", "hidden",
-               "activation", "beta", "posterior", "encoder", "logvar_clamp", "binarize", "batch_size",
-               "lr", "lr_decay", "optimizer", "seed", "dtype")
+               "activation", "beta", "posterior", "encoder", "logvar_clamp", "binarize", "dequantize",
+               "batch_size", "lr", "lr_decay", "optimizer", "seed", "dtype")
 VAE_ONLY = ("beta", "posterior", "encoder", "logvar_clamp")
 #: options of ``--model categorical`` only; also run options (kept on resume when the run has them)
 CATEGORICAL_ONLY = ("estimator", "n_latent", "n_classes", "tau0", "tau_min", "anneal_rate",
@@ -283,6 +287,8 @@ def _resume(args, ckpt_path):
         raise MinivaeError(f"--resume: no checkpoint at {ckpt_path}; start the run without --resume")
     ck = ckpt_mod.load(ckpt_path)
     saved = ck.state.get("args")
+    if isinstance(saved, dict):
+        saved.setdefault("dequantize", False)     # runs started before the option existed
     if not isinstance(saved, dict) or any(k not in saved for k in RUN_OPTIONS + ("epochs",)):
         raise MinivaeError(f"--resume: {ckpt_path} was not written by 'minivae train' of this version "
                            f"(its run options are missing), so it cannot be resumed")
@@ -340,6 +346,7 @@ def cmd_train(args):
         trainer = Trainer(model, x_train, x_test, optimizer=args.optimizer, lr=args.lr,
                           batch_size=args.batch_size, seed=args.seed,
                           binarize=None if args.binarize == "none" else args.binarize,
+                          dequantize=args.dequantize,
                           progress=not args.no_progress, lr_decay=args.lr_decay, threads=args.threads)
         run_args = {k: getattr(args, k) for k in RUN_OPTIONS}
         if args.model == "categorical":
@@ -366,7 +373,8 @@ def cmd_train(args):
     _pictures(trainer.model, trainer.x_test, out, trainer.seed)
     last = trainer.history[-1]
     print(f"done: test -ELBO {last.get('test_nelbo', float('nan')):.2f} nats per image "
-          f"(single-sample ELBO on {data} test); wrote {ckpt_path}, {out / METRICS}, "
+          f"(single-sample ELBO on {data} test{', dequantized pixels, a density' if trainer.dequantize else ''}); "
+          f"wrote {ckpt_path}, {out / METRICS}, "
           f"{out / 'samples.png'}, {out / 'reconstructions.png'}")
     return 0
 
@@ -388,9 +396,12 @@ def cmd_evaluate(args):
         raise MinivaeError(f"--limit: expected at most {len(ds.x)} (the size of {data} {args.split}), got {args.limit}")
     x = ds.x[: args.limit] if args.limit else ds.x
     binarize = ck.state.get("binarize")
-    x = evaluation_data(x, binarize, ck.state.get("eval_seed", EVAL_SEED))
+    dequantized = bool(ck.state.get("dequantize", False))
+    x = evaluation_data(x, binarize, ck.state.get("eval_seed", EVAL_SEED), dequantize=dequantized)
     pixels = {"dynamic": "binarized once with a fixed seed",
               "threshold": "thresholded at 0.5"}.get(binarize, "grey-level")
+    if dequantized:
+        pixels = "dequantized once with a fixed seed, (255 x + u) / 256, u ~ U(0, 1)"
     if data == "binarized-mnist":
         pixels = "binary"
     x = model.check_x(x)
@@ -416,6 +427,13 @@ def cmd_evaluate(args):
         res["importance_sampled"] = iw
         lines.append(f"  NLL, importance sampling K={args.k:<5d} {iw['nll']:7.2f} +- {iw['stderr']:.2f}   "
                      f"(-log p(x) estimate, standard error over examples; {seconds:.0f} s)")
+        if dequantized:
+            # -log P(k) <= E_u[-log p((k + u) / 256)] + D log 256 for the 8-bit images themselves
+            D = x.shape[1]
+            discrete = iw["nll"] + D * math.log(256)
+            iw["discrete_8bit_bound"] = {"nats": discrete, "bits_per_dim": discrete / (D * math.log(2))}
+            lines.append(f"  as a bound on the 8-bit images: -log P(x) <= NLL + D log 256 = {discrete:.2f} nats "
+                         f"= {discrete / (D * math.log(2)):.3f} bits per pixel")
     if args.active_units:
         au = active_units(model, x, validate=False)
         res["active_units"] = {"active": au["active"], "threshold": au["threshold"],

@@ -45,6 +45,9 @@ class Likelihood:
     name = "likelihood"
     #: does -log p(x|z) make sense only for x in [0, 1]?
     needs_unit_interval = False
+    #: a density over real-valued x (its -log can be negative and, on 8-bit data, unbounded
+    #: below unless the data are dequantized), rather than a probability mass
+    continuous = True
 
     def out_dim(self, D: int) -> int:
         return D
@@ -140,6 +143,7 @@ class Bernoulli(Likelihood):
 
     name = "bernoulli"
     needs_unit_interval = True
+    continuous = False
 
     def __init__(self):
         from .nn import Workspace

@@ -33,13 +33,17 @@ BINARIZE = (None, "dynamic", "threshold")
 EVAL_SEED = 12345
 
 
-def evaluation_data(x, binarize, seed=EVAL_SEED):
-    """The test data a run trained with ``binarize`` is evaluated on.
+def evaluation_data(x, binarize, seed=EVAL_SEED, dequantize=False):
+    """The test data a run trained with ``binarize`` (or ``dequantize``) is evaluated on.
 
     Dynamic binarization draws fresh binary pixels for every training batch; evaluating on fresh
     draws too would make the test figure noisy from epoch to epoch, so the test set is binarized
     once, with a fixed seed. ``"threshold"`` binarizes at 0.5; ``None`` keeps the grey levels.
+    Dequantization is treated like dynamic binarization: fresh noise for every training batch,
+    one fixed draw for the test set.
     """
+    if dequantize:
+        return datasets.dequantize_fixed(x, seed=seed)
     if binarize == "dynamic":
         return datasets.binarize_fixed(x, seed=seed)
     if binarize == "threshold":
@@ -71,6 +75,11 @@ class Trainer:
         ``"dynamic"`` draws fresh binary pixels x ~ Bernoulli(grey level) every time a batch is
         drawn; the test set is then binarized once, with a fixed seed, so test numbers are
         comparable across epochs. ``"threshold"`` binarizes both at 0.5.
+    dequantize : bool
+        Spread every 8-bit grey level k / 255 uniformly over [k / 256, (k + 1) / 256]
+        (:func:`minivae.datasets.dequantize`), with fresh noise for every batch and one fixed
+        draw for the test set. For continuous likelihoods (Gaussian, Laplace), whose density on
+        256-valued pixels is otherwise unbounded; not with ``binarize``, not for Bernoulli.
     progress : bool
         Show a progress bar with the running loss, reconstruction and KL.
     verbose : bool
@@ -87,7 +96,7 @@ class Trainer:
 
     def __init__(self, model, x_train, x_test=None, optimizer="adam", lr=1e-3, batch_size=128,
                  seed=0, binarize=None, progress=True, stream=None, eval_seed=EVAL_SEED, verbose=True,
-                 lr_decay=1.0, threads=None):
+                 lr_decay=1.0, threads=None, dequantize=False):
         check_model(model)
         check_choice(binarize, "binarize", BINARIZE)
         check_choice(optimizer, "optimizer", OPTIMIZERS)
@@ -101,9 +110,19 @@ class Trainer:
         self.x_train = model.check_x(x_train, name="x_train")
         self.batch_size = check_positive_int(batch_size, "batch_size", maximum=len(self.x_train),
                                              max_name="the number of training examples")
+        self.dequantize = check_bool(dequantize, "dequantize")
+        if self.dequantize and binarize is not None:
+            raise ValidationError(f"dequantize: excludes binarize={binarize!r} (dequantized pixels are "
+                                  "continuous, binarized ones are 0 or 1)")
+        if self.dequantize and not model.likelihood.continuous:
+            raise ValidationError(f"dequantize: expected a model with a continuous likelihood (a density "
+                                  f"over real pixels: gaussian, gaussian-learned, gaussian-perpixel, laplace), "
+                                  f"got the {model.likelihood.name!r} likelihood, whose pixels are "
+                                  "probabilities already")
         self.x_test = None
         if x_test is not None:
-            self.x_test = evaluation_data(model.check_x(x_test, name="x_test"), binarize, eval_seed)
+            self.x_test = evaluation_data(model.check_x(x_test, name="x_test"), binarize, eval_seed,
+                                          dequantize=self.dequantize)
         self.lr = check_positive_float(lr, "lr")
         self.lr_decay = check_finite_float(lr_decay, "lr_decay")
         if not 0 < self.lr_decay <= 1:
@@ -152,7 +171,7 @@ class Trainer:
                          enabled=self.progress) as bar, np.errstate(over="ignore", invalid="ignore"), blas_threads:
             guard = _GuardedOptimizer(self)
             for xb in datasets.batches(self.x_train, self.batch_size, rng=self.rng, shuffle=True,
-                                       binarize=self.binarize):
+                                       binarize=self.binarize, dequantize=self.dequantize):
                 stats = self._stepper.train_step(xb, guard, self.rng)
                 self.step += 1
                 if not math.isfinite(stats["loss"]):
@@ -229,8 +248,8 @@ class Trainer:
     # What a checkpoint needs to resume bit for bit
     # ------------------------------------------------------------------------------------------
     #: settings a resumed trainer must share with the one that wrote the checkpoint
-    _SAME = ("optimizer", "lr", "lr_decay", "batch_size", "seed", "binarize", "eval_seed", "n_train",
-             "data_fingerprint")
+    _SAME = ("optimizer", "lr", "lr_decay", "batch_size", "seed", "binarize", "dequantize", "eval_seed",
+             "n_train", "data_fingerprint")
 
     def state(self) -> dict:
         """Everything besides the parameters and the optimizer's arrays that a resume needs.
@@ -242,7 +261,7 @@ class Trainer:
                 "rng": self.rng.bit_generator.state, "seed": self.seed, "lr": self.lr,
                 "lr_decay": self.lr_decay,
                 "batch_size": self.batch_size, "optimizer": self.optimizer_name,
-                "binarize": self.binarize, "eval_seed": self.eval_seed,
+                "binarize": self.binarize, "dequantize": self.dequantize, "eval_seed": self.eval_seed,
                 "n_train": len(self.x_train), "data_fingerprint": self.data_fingerprint,
                 "model_state": self.model.training_state()}
 
@@ -309,7 +328,8 @@ class Trainer:
                                   f"written by a Trainer and cannot be resumed")
         trainer = cls(ck.build_model(), x_train, x_test, optimizer=st["optimizer"], lr=st["lr"],
                       batch_size=st["batch_size"], seed=st["seed"], binarize=st["binarize"],
-                      eval_seed=st["eval_seed"], lr_decay=st.get("lr_decay", 1.0), **options)
+                      eval_seed=st["eval_seed"], lr_decay=st.get("lr_decay", 1.0),
+                      dequantize=st.get("dequantize", False), **options)
         trainer.restore(st, ck.optimizer)
         return trainer
 
@@ -346,7 +366,8 @@ def _fingerprint(x):
 
 
 def fit(model, x_train, x_test=None, *, epochs=10, batch_size=128, lr=1e-3, optimizer="adam",
-        seed=0, binarize=None, progress=True, verbose=None, on_epoch_end=None, lr_decay=1.0, threads=None):
+        seed=0, binarize=None, progress=True, verbose=None, on_epoch_end=None, lr_decay=1.0, threads=None,
+        dequantize=False):
     """Train ``model`` for ``epochs`` passes over ``x_train``; return the metrics history.
 
     See :class:`Trainer` for the arguments; ``verbose`` defaults to ``progress``.
@@ -354,5 +375,6 @@ def fit(model, x_train, x_test=None, *, epochs=10, batch_size=128, lr=1e-3, opti
     epochs = check_positive_int(epochs, "epochs")
     trainer = Trainer(model, x_train, x_test, optimizer=optimizer, lr=lr, batch_size=batch_size,
                       seed=seed, binarize=binarize, progress=progress,
-                      verbose=progress if verbose is None else verbose, lr_decay=lr_decay, threads=threads)
+                      verbose=progress if verbose is None else verbose, lr_decay=lr_decay, threads=threads,
+                      dequantize=dequantize)
     return trainer.run(epochs, on_epoch_end=on_epoch_end)
