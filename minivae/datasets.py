@@ -953,8 +953,8 @@ def dequantize(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
     A continuous density (a Gaussian or Laplace decoder) on data that take only 256 values can
     grow without bound: a decoder that predicts a constant pixel exactly may shrink its variance
-    towards zero. Spreading each level k uniformly over [k / 256, (k + 1) / 256) makes the data
-    truly continuous, and then the density's negative log bounds the discrete one: for 8-bit
+    towards zero. Spreading each level k uniformly over its bin [k / 256, (k + 1) / 256] makes
+    the data truly continuous, and then the density's negative log bounds the discrete one: for 8-bit
     images of D pixels, -log P(k) <= E_u[-log p((k + u) / 256)] + D log 256 (Jensen's inequality
     over the bin of width 1/256 in every pixel), the figure papers on continuous models report,
     often in bits per dimension.
@@ -1089,7 +1089,6 @@ def batches(
         _check_probabilities(x)
     if dequantize:
         _check_8bit(x)
-        binarize = "dequantize"
     if y is not None:
         if not isinstance(y, np.ndarray):
             raise InputTypeError(f"y must be a numpy array, got {type(y).__name__}")
@@ -1097,7 +1096,7 @@ def batches(
             raise ValidationError(
                 f"y must have one entry per row of x (N={n}), got shape {y.shape}"
             )
-    return _batches(x, y, batch_size, rng, shuffle, drop_last, binarize)
+    return _batches(x, y, batch_size, rng, shuffle, drop_last, "dequantize" if dequantize else binarize)
 
 
 def _batches(x, y, batch_size, rng, shuffle, drop_last, mode) -> Iterator:

@@ -7,6 +7,7 @@ import pytest
 import minivae
 from minivae import blas, checkpoint
 from minivae.models import CategoricalVAE
+from minivae.gradcheck import numerical_gradient, relative_error
 from minivae.parallel import DataParallel
 from minivae.train import Trainer
 
@@ -49,6 +50,33 @@ def test_parts_add_up_to_the_whole_batch(name, threads, batch):
     scale = np.max(np.abs(r1.grad))
     assert scale > 0
     assert np.max(np.abs(r2.grad - r1.grad)) / scale < 1e-12
+
+
+@needs_blas
+@pytest.mark.parametrize("name", ["vae-diagonal", "vae-shared-gaussian", "ae"])
+def test_the_split_gradient_matches_central_differences(name):
+    """The gradient a two-thread step applies, against central differences of the whole batch's
+    mean loss in float64 (every entry of the flat vector)."""
+    x = np.random.default_rng(6).random((9, 12))
+    model = MODELS[name]()
+    noise = model.sample_noise(9, np.random.default_rng(7)) if model.noise_dim else None
+    fixed = _FixedNoise(noise)
+    rec = _Recorder(model.params)
+    DataParallel(model, 2).train_step(x, rec, fixed)
+    f = lambda: model.forward_loss(x, noise)["loss"]      # noqa: E731
+    numeric = numerical_gradient(f, model.params.data)
+    assert relative_error(rec.grad, numeric) < 1e-6
+
+
+class _FixedNoise:
+    """Stands in for the generator: hands out the noise drawn beforehand."""
+
+    def __init__(self, noise):
+        self.noise = noise
+
+    def standard_normal(self, shape, dtype=None):
+        assert shape == self.noise.shape
+        return self.noise.astype(dtype)
 
 
 @needs_blas
