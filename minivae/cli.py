@@ -252,10 +252,8 @@ def _pictures(model, x_test, out, seed):
     rng = np.random.default_rng(seed)
     plots.save(plots.image_grid(model.sample(64, rng), nrow=8, title="samples from the prior"),
                out / "samples.png")
-    x = x_test[:32]
-    rec = model.reconstruct(x)
-    pairs = np.concatenate([x.reshape(4, 8, -1), rec.reshape(4, 8, -1)], axis=1).reshape(64, -1)
-    plots.save(plots.image_grid(pairs, nrow=8, title="test images (odd rows), reconstructions (even rows)"),
+    plots.save(plots.reconstruction_figure(model, x_test[:32], ncol=8,
+                                           title="test images (odd rows), reconstructions (even rows)"),
                out / "reconstructions.png")
 
 

@@ -120,7 +120,7 @@ def log_standard_normal(z):
 # ------------------------------------------------------------------------------------------------
 # Categorical posterior, uniform prior (the VAE with discrete latents)
 # ------------------------------------------------------------------------------------------------
-def kl_categorical_uniform(logits):
+def kl_categorical_uniform(logits, per_variable=False):
     """KL(q || U_K) per example for q = softmax(logits) over K classes, summed over variables.
 
     With p(z = k) = 1 / K, KL = sum_k q_k (log q_k - log(1/K)) = sum_k q_k log q_k + log K, i.e.
@@ -130,15 +130,19 @@ def kl_categorical_uniform(logits):
     ----------
     logits : (B, K) for one categorical variable per example, or (B, N, K) for N independent
         ones (the KL of the factorized q is the sum of the N KLs).
+    per_variable : bool
+        Return the N KLs of each example, (B, N), instead of their sum: which variables the
+        encoder uses (a variable whose q stays uniform carries no information about x).
 
     Returns
     -------
-    (B,)
+    (B,), or (B, N) with ``per_variable``
     """
     logits = check_array(logits, "logits", min_ndim=2)      # (B, K) or (B, N, K); shape only
     logq = _log_softmax(logits)
     per_var = np.sum(np.exp(logq) * logq, axis=-1) + math.log(logits.shape[-1])
-    return per_var.reshape(per_var.shape[0], -1).sum(axis=1)
+    per_var = per_var.reshape(per_var.shape[0], -1)
+    return per_var if per_variable else per_var.sum(axis=1)
 
 
 def kl_categorical_uniform_backward(logits):

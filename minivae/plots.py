@@ -17,7 +17,8 @@ from .errors import ValidationError
 from .validation import (check_array, check_bool, check_finite_float, check_image_shape, check_model,
                          check_positive_int, check_rng)
 
-__all__ = ["tile", "image_grid", "save", "image_panels", "embedding_figure", "samples_figure", "interpolate",
+__all__ = ["tile", "image_grid", "save", "image_panels", "reconstruction_figure", "embedding_figure",
+           "samples_figure", "interpolate",
            "interpolation_figure", "latent_grid", "carpet_figure", "class_direction", "edit",
            "edit_figure", "inpainting_figure"]
 
@@ -108,6 +109,25 @@ def image_panels(panels, nrow=8, shape=(28, 28), size=3.5, title=None):
     if title:
         fig.suptitle(title, fontsize=11)
     return fig
+
+
+def reconstruction_figure(model, x, ncol=8, title=None, size=4.0):
+    """Images and their reconstructions d(embed(x)) in alternating rows: ``ncol`` images, then
+    the row of their reconstructions below them, and so on.
+
+    Reconstructions are clipped to [0, 1] for display (a Gaussian decoder's mean may leave it).
+    ``len(x)`` must be a multiple of ``ncol``.
+    """
+    model = check_model(model)
+    ncol = check_positive_int(ncol, "ncol")
+    x = model.check_x(x)
+    if len(x) % ncol:
+        raise ValidationError(f"x: expected a number of images that is a multiple of ncol={ncol}, got {len(x)}")
+    rec = np.clip(model.reconstruct(x), 0, 1)
+    rows = len(x) // ncol
+    pairs = np.concatenate([x.reshape(rows, ncol, -1), rec.reshape(rows, ncol, -1)], axis=1)
+    return image_grid(pairs.reshape(2 * len(x), -1), nrow=ncol, size=size,
+                      title=title or "images (odd rows) and their reconstructions (even rows)")
 
 
 def embedding_figure(models, x, labels, title=None, size=4.5, max_points=5000):

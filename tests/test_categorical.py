@@ -267,3 +267,12 @@ def test_cli_resume_keeps_the_categorical_options(tmp_path, data_dir, capsys):
     assert main(["train", "--resume", "--out", out, "--epochs", "2", "--no-progress"]) == 0
     ck = checkpoint.load(tmp_path / "run" / "checkpoint.npz")
     assert ck.config["tau0"] == 2.0 and ck.state["epoch"] == 2
+
+
+def test_kl_per_variable_adds_up_to_the_models_kl():
+    model = _model()
+    x = _batch(np.random.default_rng(3))
+    per = model.kl_per_variable(x)
+    assert per.shape == (6, model.n_latent) and np.all(per >= -1e-6)
+    q = model.encode(x)
+    np.testing.assert_allclose(per.sum(axis=1), np.sum(q * np.log(q * model.n_classes), axis=(1, 2)), rtol=1e-4)

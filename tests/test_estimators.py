@@ -235,6 +235,9 @@ def test_kl_categorical_uniform_closed_form_and_gradient():
     q = E.softmax(logits)
     direct = np.sum(q * np.log(q / (1 / 5)), axis=(1, 2))   # sum_k q log(q / p), by definition
     np.testing.assert_allclose(kl_categorical_uniform(logits), direct)
+    per_var = kl_categorical_uniform(logits, per_variable=True)
+    assert per_var.shape == (4, 3)
+    np.testing.assert_allclose(per_var, np.sum(q * np.log(q / (1 / 5)), axis=2))
     assert kl_categorical_uniform(np.zeros((2, 5))) == pytest.approx([0, 0], abs=1e-15)
     np.testing.assert_allclose(kl_categorical_uniform(np.array([[50.0, 0, 0, 0]])), np.log(4), rtol=1e-12)
     err, _, _ = check_gradient(lambda: float(kl_categorical_uniform(logits).sum()),

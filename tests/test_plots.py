@@ -229,3 +229,21 @@ def test_carpet_interpolation_edit_and_inpainting_figures(vae2, ae2, rng, tmp_pa
     _png_bytes(fig, tmp_path, "inpaint.png")
     with pytest.raises(ValidationError, match="completions"):
         plots.inpainting_figure(x[:2], observed, comps[:1])
+
+
+# --------------------------------------------------------------------------------------------
+# reconstruction_figure
+# --------------------------------------------------------------------------------------------
+def test_reconstruction_figure_alternates_image_rows_and_reconstruction_rows(tmp_path):
+    model = minivae.VAE(input_dim=784, latent_dim=2, hidden=(8,), likelihood="gaussian", seed=0)
+    x = np.random.default_rng(0).random((6, 784)).astype(np.float32)
+    fig = plots.reconstruction_figure(model, x, ncol=3)
+    assert isinstance(fig, Figure)
+    canvas = fig.axes[0].images[0].get_array()
+    rec = np.clip(model.reconstruct(x), 0, 1)
+    expected = plots.tile(np.concatenate([x[:3], rec[:3], x[3:], rec[3:]]), nrow=3)
+    np.testing.assert_allclose(canvas, expected)
+    assert canvas.min() >= 0 and canvas.max() <= 1          # a Gaussian mean is clipped for display
+    _png_bytes(fig, tmp_path)
+    with pytest.raises(ValidationError, match="multiple of ncol=4, got 6"):
+        plots.reconstruction_figure(model, x, ncol=4)

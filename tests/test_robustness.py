@@ -112,6 +112,7 @@ CASES = {
     "trainer-dequantize-bernoulli": (lambda: Trainer(_vae(), X, batch_size=4, dequantize=True), ValidationError, r"dequantize: expected a model with a continuous likelihood .* got the 'bernoulli' likelihood"),
     "trainer-dequantize-and-binarize": (lambda: Trainer(_vae(likelihood="gaussian"), X, batch_size=4, dequantize=True, binarize="dynamic"), ValidationError, r"dequantize: excludes binarize='dynamic'"),
     "dequantize-off-the-8-bit-grid": (lambda: minivae.datasets.dequantize(np.full((2, 3), 0.3, np.float32), np.random.default_rng(0)), ValidationError, r"x: dequantization expects 8-bit grey levels k / 255 .*found a value 0.3 between two levels"),
+    "plots-reconstruction-ncol-not-dividing": (lambda: plots.reconstruction_figure(_vae(), X[:6], ncol=4), ValidationError, r"x: expected a number of images that is a multiple of ncol=4, got 6"),
     "trainer-threads-zero": (lambda: Trainer(_vae(), X, batch_size=4, threads=0), ValidationError, r"threads: expected a positive integer, got 0"),
     "data-parallel-categorical-model": (lambda: minivae.parallel.DataParallel(_cat(), 2), InputTypeError, r"model: a data-parallel step needs a VAE or AE, got CategoricalVAE"),
     "data-parallel-one-thread": (lambda: minivae.parallel.DataParallel(_vae(), 1), ValidationError, r"threads: a data-parallel step needs at least 2 threads, got 1"),

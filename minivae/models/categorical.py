@@ -294,6 +294,11 @@ class CategoricalVAE(Model):
         logits, _ = self._logits(x)
         return softmax(logits)
 
+    def kl_per_variable(self, x):
+        """KL(q(z_n | x) || uniform) of every variable n for every example, (N_examples, n_latent)."""
+        x = self.check_x(x)
+        return kl_categorical_uniform(self._logits(x)[0], per_variable=True)
+
     def embed(self, x):
         """The most probable class of each variable, (N_examples, n_latent) integers."""
         return np.argmax(self.encode(x), axis=-1)
