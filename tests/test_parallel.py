@@ -44,7 +44,7 @@ def test_parts_add_up_to_the_whole_batch(name, threads, batch):
     one, many = MODELS[name](), MODELS[name]()
     r1, r2 = _Recorder(one.params), _Recorder(many.params)
     s1 = one.train_step(x, r1, np.random.default_rng(3))
-    s2 = DataParallel(many, threads).train_step(x, r2, np.random.default_rng(3))
+    s2 = DataParallel(many, threads, min_rows=1).train_step(x, r2, np.random.default_rng(3))
     for k in s1:
         assert s2[k] == pytest.approx(s1[k], rel=1e-12, abs=1e-12), k
     scale = np.max(np.abs(r1.grad))
@@ -62,7 +62,7 @@ def test_the_split_gradient_matches_central_differences(name):
     noise = model.sample_noise(9, np.random.default_rng(7)) if model.noise_dim else None
     fixed = _FixedNoise(noise)
     rec = _Recorder(model.params)
-    DataParallel(model, 2).train_step(x, rec, fixed)
+    DataParallel(model, 2, min_rows=1).train_step(x, rec, fixed)
     f = lambda: model.forward_loss(x, noise)["loss"]      # noqa: E731
     numeric = numerical_gradient(f, model.params.data)
     assert relative_error(rec.grad, numeric) < 1e-6
@@ -84,7 +84,7 @@ def test_data_parallel_adam_steps_track_the_one_thread_steps():
     x = np.random.default_rng(2).random((32, 12))
     one, many = MODELS["vae-diagonal"](), MODELS["vae-diagonal"]()
     o1, o2 = minivae.Adam(one.params, lr=1e-2), minivae.Adam(many.params, lr=1e-2)
-    dp = DataParallel(many, 2)
+    dp = DataParallel(many, 2, min_rows=1)
     g1, g2 = np.random.default_rng(4), np.random.default_rng(4)
     for _ in range(20):
         one.train_step(x, o1, g1)
@@ -141,8 +141,10 @@ def test_two_thread_training_resumes_bit_for_bit(tmp_path):
     x, x_test = rng.random((40, 12)).astype(np.float32), rng.random((10, 12)).astype(np.float32)
 
     def trainer():
-        return Trainer(minivae.VAE(12, 3, (7,), seed=2), x, x_test, batch_size=8, seed=1,
-                       binarize="dynamic", progress=False, verbose=False, threads=2)
+        tr = Trainer(minivae.VAE(12, 3, (7,), seed=2), x, x_test, batch_size=8, seed=1,
+                     binarize="dynamic", progress=False, verbose=False, threads=2)
+        tr._stepper.min_rows = 1                 # split even these small batches
+        return tr
 
     whole = trainer()
     whole.run(3)
@@ -150,6 +152,7 @@ def test_two_thread_training_resumes_bit_for_bit(tmp_path):
     part.run(1)
     path = part.save_checkpoint(tmp_path / "part.npz")
     resumed = Trainer.from_checkpoint(path, x, x_test, progress=False, verbose=False, threads=2)
+    resumed._stepper.min_rows = 1
     resumed.run(3)
     assert np.array_equal(resumed.model.params.data, whole.model.params.data)
     assert np.array_equal(resumed.optimizer.m_sum, whole.optimizer.m_sum)
@@ -157,3 +160,20 @@ def test_two_thread_training_resumes_bit_for_bit(tmp_path):
     b = checkpoint.load(whole.save_checkpoint(tmp_path / "w.npz")).state["history"]
     assert [{k: v for k, v in r.items() if k != "seconds"} for r in a] == \
            [{k: v for k, v in r.items() if k != "seconds"} for r in b]
+
+
+@needs_blas
+def test_a_batch_is_cut_into_parts_of_at_least_min_rows():
+    """Eight threads on a batch of 64 with min_rows=32 use two of them; a batch of 20, one."""
+    model = minivae.VAE(12, 3, (7,), seed=0)
+    dp = DataParallel(model, 8, min_rows=32)
+    rows = []
+    for w in dp.workers:
+        real = w.loss_and_grad
+        w.loss_and_grad = (lambda real: lambda x, eps, batch_size=None: (rows.append(len(x)), real(x, eps, batch_size))[1])(real)
+    rec = _Recorder(model.params)
+    dp.train_step(np.random.default_rng(0).random((64, 12)).astype(np.float32), rec, np.random.default_rng(1))
+    assert sorted(rows) == [32, 32]
+    rows.clear()
+    dp.train_step(np.random.default_rng(0).random((20, 12)).astype(np.float32), rec, np.random.default_rng(1))
+    assert rows == [20]
