@@ -138,6 +138,8 @@ class Adam(Optimizer):
     name = "adam"
     #: below this many parameters a thread hand-off costs more than it saves
     PARALLEL_MIN_SIZE = 1 << 17
+    #: and no piece is made smaller than this (many cores, a small model)
+    MIN_PIECE = 1 << 15
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, threads=None):
         super().__init__(params, lr)
@@ -153,7 +155,7 @@ class Adam(Optimizer):
         self.t = 0
         threads = default_threads() if threads is None else check_positive_int(threads, "threads")
         n = params.size
-        pieces = threads if n >= self.PARALLEL_MIN_SIZE else 1
+        pieces = max(1, min(threads, n // self.MIN_PIECE)) if n >= self.PARALLEL_MIN_SIZE else 1
         bounds = [n * i // pieces for i in range(pieces + 1)]
         self._pieces = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
         self._pool = ThreadPoolExecutor(pieces - 1) if pieces > 1 else None

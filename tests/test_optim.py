@@ -125,3 +125,11 @@ def test_step_spends_the_gradient_as_scratch_and_allocates_nothing(cls, rng):
         b.step()
         np.testing.assert_array_equal(P.data, ref.data)
     assert not np.array_equal(P.grad, g)      # spent
+
+
+def test_adam_pieces_are_never_tiny():
+    n = Adam.PARALLEL_MIN_SIZE + 12345
+    P = Params({"w": (n,)}, np.float32)
+    a = Adam(P, lr=0.01, threads=64)
+    assert len(a._pieces) == n // Adam.MIN_PIECE
+    assert min(s.stop - s.start for s in a._pieces) >= Adam.MIN_PIECE
