@@ -91,7 +91,8 @@ class DataParallel:
         futures = [self._pool.submit(self._part, w, x, eps, rows, B, errors)
                    for w, rows in zip(self.workers[1:T], parts[1:])]
         try:
-            with blas.local_threads(1):
+            # alone (a batch too small to split), the main thread may use all the threads
+            with blas.local_threads(1 if T > 1 else self.threads):
                 stats = [self._part(model, x, eps, parts[0], B, errors)]
         finally:
             # every worker is done writing before anything else happens, even after an error
