@@ -76,7 +76,7 @@ def set_local_threads(n: int) -> int:
 
     Raises RuntimeError when :func:`available` is False.
     """
-    return _set_all([int(n)] * len(_functions_or_raise()))[0]
+    return _set_each(n)[0]
 
 
 def _functions_or_raise():
@@ -92,10 +92,15 @@ def _set_all(counts):
     return [fn(c) for fn, c in zip(_functions_or_raise(), counts)]
 
 
+def _set_each(n):
+    """Give every OpenBLAS found the count ``n``; return the counts they had."""
+    return _set_all([int(n)] * len(_functions_or_raise()))
+
+
 @contextmanager
 def local_threads(n: int):
     """``with local_threads(1): ...`` runs the block's products on the calling thread alone."""
-    previous = _set_all([int(n)] * len(_functions_or_raise()))
+    previous = _set_each(n)
     try:
         yield
     finally:

@@ -428,10 +428,11 @@ def cmd_evaluate(args):
         if dequantized:
             # -log P(k) <= E_u[-log p((k + u) / 256)] + D log 256 for the 8-bit images themselves
             D = x.shape[1]
-            discrete = iw["nll"] + D * math.log(256)
-            iw["discrete_8bit_bound"] = {"nats": discrete, "bits_per_dim": discrete / (D * math.log(2))}
-            lines.append(f"  as a bound on the 8-bit images: -log P(x) <= NLL + D log 256 = {discrete:.2f} nats "
-                         f"= {discrete / (D * math.log(2)):.3f} bits per pixel")
+            bound = {"nats": iw["nll"] + D * math.log(256)}
+            bound["bits_per_dim"] = bound["nats"] / (D * math.log(2))
+            iw["discrete_8bit_bound"] = bound
+            lines.append(f"  as a bound on the 8-bit images: -log P(x) <= NLL + D log 256 = {bound['nats']:.2f} nats "
+                         f"= {bound['bits_per_dim']:.3f} bits per pixel")
     if args.active_units:
         au = active_units(model, x, validate=False)
         res["active_units"] = {"active": au["active"], "threshold": au["threshold"],

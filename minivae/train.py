@@ -312,7 +312,7 @@ class Trainer:
 
         The model, the optimizer's state, the epoch, the random generator and the metrics
         history come from the checkpoint, as do the training settings (optimizer, lr, lr_decay,
-        batch_size, seed, binarize, eval_seed); ``options`` may set ``progress``, ``verbose``,
+        batch_size, seed, binarize, dequantize, eval_seed); ``options`` may set ``progress``, ``verbose``,
         ``stream`` and ``threads``. ``x_train`` must be the data the run was trained on (checked).
         """
         allowed = {"progress", "verbose", "stream", "threads"}
