@@ -1,14 +1,22 @@
-"""How many threads the BLAS may use for the products of *this* thread.
+"""How many threads the BLAS may use for NumPy's matrix products.
 
 NumPy hands its matrix products to a BLAS library, on most installations OpenBLAS, which splits
 each product across ``OPENBLAS_NUM_THREADS`` threads. minivae's data-parallel training step
 (:mod:`minivae.parallel`) runs parts of a batch on several Python threads at once, and then each
-of those threads must multiply on its own core: two threads each asking OpenBLAS for two
-threads would queue behind each other.
+of those threads must multiply on its own core, with no help from the BLAS's threads.
 
-OpenBLAS 0.3.27 and later can be told a thread count for the calling thread only
-(``openblas_set_num_threads_local``). This module finds the OpenBLAS that NumPy loaded and
-calls that function through :mod:`ctypes`. Where it cannot (another BLAS, an older OpenBLAS, a
+OpenBLAS's thread count is a setting of the whole process, not of the thread that sets it. That
+holds even for its function ``openblas_set_num_threads_local``: in the pthread builds that the
+NumPy and SciPy wheels ship it changes the same process-wide count, so a thread that sets it to
+1 for its own products and puts the old value back when it is done hands every other thread's
+remaining products to the BLAS's helper threads. Those then spin on a core for a tenth of a
+second after each product, a core the other Python thread needed. So the data-parallel step sets
+the count once, from the thread that starts the parts, before any part starts, and restores it
+after the last part has finished (:func:`threads`).
+
+This module finds the OpenBLAS that NumPy loaded (and SciPy's, if loaded) and calls its
+``openblas_get_num_threads`` / ``openblas_set_num_threads`` through :mod:`ctypes` (the wheels'
+copies carry a ``scipy_`` prefix and a ``64_`` suffix). Where it cannot (another BLAS, a
 platform where the library is not found), :func:`available` is False and minivae trains with
 the BLAS's own threads instead.
 """
@@ -21,10 +29,11 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["available", "set_local_threads", "local_threads"]
+__all__ = ["available", "get_threads", "set_threads", "threads"]
 
-_SYMBOL = "openblas_set_num_threads_local"
-_functions = None
+_PREFIXES = ("", "scipy_")
+_SUFFIXES = ("", "64_", "_64")
+_libraries = None
 
 
 def _candidate_paths():
@@ -50,58 +59,77 @@ def _candidate_paths():
     return seen
 
 
+def _getter_and_setter(lib):
+    """The library's (get, set) pair of thread-count functions, or None."""
+    for prefix in _PREFIXES:
+        for suffix in _SUFFIXES:
+            try:
+                get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}")
+                put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}")
+            except AttributeError:
+                continue
+            get.argtypes, get.restype = [], ctypes.c_int
+            put.argtypes, put.restype = [ctypes.c_int], None
+            return get, put
+    return None
+
+
 def _load():
-    """The per-thread setters of every OpenBLAS found (NumPy's and, if loaded, SciPy's)."""
-    global _functions
-    if _functions is None:
+    """The (get, set) pairs of every OpenBLAS found (NumPy's and, if loaded, SciPy's)."""
+    global _libraries
+    if _libraries is None:
         found = []
         for path in _candidate_paths():
             try:
-                fn = getattr(ctypes.CDLL(path), _SYMBOL)
-            except (OSError, AttributeError):
+                pair = _getter_and_setter(ctypes.CDLL(path))
+            except OSError:
                 continue
-            fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-            found.append(fn)
-        _functions = found
-    return _functions
+            if pair is not None:
+                found.append(pair)
+        _libraries = found
+    return _libraries
 
 
 def available() -> bool:
-    """Can the BLAS be given a thread count per calling thread?"""
+    """Can minivae read and set the BLAS's thread count?"""
     return bool(_load())
 
 
-def set_local_threads(n: int) -> int:
-    """Let the BLAS products of the calling thread use ``n`` threads; return the previous count.
+def _libraries_or_raise():
+    libraries = _load()
+    if not libraries:
+        raise RuntimeError("the BLAS NumPy uses does not let minivae set its thread count "
+                           "(no OpenBLAS with openblas_set_num_threads was found)")
+    return libraries
+
+
+def get_threads() -> int:
+    """The thread count of NumPy's BLAS (for the whole process)."""
+    return _libraries_or_raise()[0][0]()
+
+
+def set_threads(n: int) -> int:
+    """Let every BLAS product of the process use ``n`` threads; return the previous count.
 
     Raises RuntimeError when :func:`available` is False.
     """
-    return _set_each(n)[0]
-
-
-def _functions_or_raise():
-    functions = _load()
-    if not functions:
-        raise RuntimeError("the BLAS NumPy uses cannot be given a thread count per thread "
-                           f"(no OpenBLAS with {_SYMBOL} was found)")
-    return functions
-
-
-def _set_all(counts):
-    """Give each OpenBLAS found its count; return the counts they had."""
-    return [fn(c) for fn, c in zip(_functions_or_raise(), counts)]
-
-
-def _set_each(n):
-    """Give every OpenBLAS found the count ``n``; return the counts they had."""
-    return _set_all([int(n)] * len(_functions_or_raise()))
+    libraries = _libraries_or_raise()
+    previous = [get() for get, _ in libraries]
+    for _, put in libraries:
+        put(int(n))
+    return previous[0]
 
 
 @contextmanager
-def local_threads(n: int):
-    """``with local_threads(1): ...`` runs the block's products on the calling thread alone."""
-    previous = _set_each(n)
+def threads(n: int):
+    """``with threads(1): ...`` runs the block's products, in every thread, on one thread each;
+    the count the process had is restored when the block ends, even after an error."""
+    libraries = _libraries_or_raise()
+    previous = [get() for get, _ in libraries]
+    for _, put in libraries:
+        put(int(n))
     try:
         yield
     finally:
-        _set_all(previous)
+        for (_, put), count in zip(libraries, previous):
+            put(count)

@@ -10,11 +10,17 @@ Why not let the BLAS split each matrix product across the cores instead, as a on
 does with ``OPENBLAS_NUM_THREADS=2``? Then the products use both cores, but the element-wise
 work between them (ReLUs, the loss, the KL, Adam) runs on one, and after every product the
 BLAS's helper thread keeps its core busy waiting for the next one, so a thread of ours cannot
-use that core either. Split by rows, each thread runs its products on its own core
-(:func:`minivae.blas.local_threads`) and its element-wise work too, and the threads meet twice
-per step instead of around every product: once when all parts' gradients are ready, once when
-the optimizer's pieces are done. On a machine shared with other jobs that matters even more: a
-thread that waits for a descheduled partner loses its time twice per step, not thirty times.
+use that core either. Split by rows, each thread runs its products on its own core and its
+element-wise work too, and the threads meet twice per step instead of around every product:
+once when all parts' gradients are ready, once when the optimizer's pieces are done. On a
+machine shared with other jobs that matters even more: a thread that waits for a descheduled
+partner loses its time twice per step, not thirty times.
+
+For that the BLAS must not use threads of its own while the parts run. Its thread count is a
+setting of the whole process (see :mod:`minivae.blas`), so the step sets it to 1 before it
+starts any part and gives the old count back only after the last part has finished: a part
+still running when the count goes back up would hand its products to the BLAS's helper thread,
+which then spins for a tenth of a second on the core the other part needs.
 
 The noise is drawn for the whole batch before it is cut, from the same generator, so a run
 with T threads sees the same eps as a run with one; results differ only in the order floating
@@ -43,8 +49,8 @@ class DataParallel:
     ``also`` so that adding them is part of the optimizer's (itself threaded) pass.
 
     Use :meth:`usable` to ask whether a model and this installation support it: the model
-    must declare ``data_parallel`` (the VAE and the AE do) and the BLAS must accept a thread
-    count per thread (:func:`minivae.blas.available`).
+    must declare ``data_parallel`` (the VAE and the AE do) and minivae must be able to set the
+    BLAS's thread count (:func:`minivae.blas.available`).
 
     ``min_rows``: a batch is cut into at most ``len(x) // min_rows`` parts, so that no thread
     gets so few rows that the fixed cost of its calls outweighs what it computes (a batch of
@@ -59,14 +65,13 @@ class DataParallel:
         if threads < 2:
             raise ValidationError(f"threads: a data-parallel step needs at least 2 threads, got {threads}")
         if not blas.available():
-            raise ValidationError("threads: the BLAS NumPy uses cannot be given a thread count per thread, "
+            raise ValidationError("threads: minivae cannot set the thread count of the BLAS NumPy uses, "
                                   "so the batch cannot be split across threads (train with one thread, "
                                   "and let the BLAS split the products)")
         self.model = model
         self.threads = threads
         self.workers = [model] + [model.replica() for _ in range(threads - 1)]
-        # the pool's threads multiply on their own core, always
-        self._pool = ThreadPoolExecutor(threads - 1, initializer=blas.set_local_threads, initargs=(1,))
+        self._pool = ThreadPoolExecutor(threads - 1)
         weakref.finalize(self, self._pool.shutdown, wait=False)
 
     @staticmethod
@@ -88,15 +93,16 @@ class DataParallel:
         bounds = [B * i // T for i in range(T + 1)]
         parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
         errors = np.geterr()
-        futures = [self._pool.submit(self._part, w, x, eps, rows, B, errors)
-                   for w, rows in zip(self.workers[1:T], parts[1:])]
-        try:
-            # alone (a batch too small to split), the main thread may use all the threads
-            with blas.local_threads(1 if T > 1 else self.threads):
+        # One BLAS thread per part, set for the whole process before the first part starts and
+        # restored after the last has ended (alone, a batch too small to split gets them all).
+        with blas.threads(1 if T > 1 else self.threads):
+            futures = [self._pool.submit(self._part, w, x, eps, rows, B, errors)
+                       for w, rows in zip(self.workers[1:T], parts[1:])]
+            try:
                 stats = [self._part(model, x, eps, parts[0], B, errors)]
-        finally:
-            # every worker is done writing before anything else happens, even after an error
-            results = [f.exception() or f.result() for f in futures]
+            finally:
+                # every worker is done writing before anything else happens, even after an error
+                results = [f.exception() or f.result() for f in futures]
         for r in results:
             if isinstance(r, BaseException):
                 raise r

@@ -165,7 +165,7 @@ class Trainer:
         # Overflow warnings from NumPy would only precede the DivergenceError below, which says
         # what happened and where; keep the output to that one message.
         # a one-thread step gives the BLAS all the threads (a data-parallel step sets its own)
-        blas_threads = (blas.local_threads(self.threads)
+        blas_threads = (blas.threads(self.threads)
                         if self._stepper is model and blas.available() else contextlib.nullcontext())
         with ProgressBar(n_batches, desc=f"epoch {self.epoch + 1}", stream=bar_stream,
                          enabled=self.progress) as bar, np.errstate(over="ignore", invalid="ignore"), blas_threads:

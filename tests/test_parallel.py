@@ -1,6 +1,9 @@
 """The data-parallel training step: the threads' gradients add up to the one-thread gradient,
-its statistics are the batch's, the trainer picks it when it can, and the per-thread BLAS
-thread count it relies on is set and restored."""
+its statistics are the batch's, the trainer picks it when it can, and the BLAS thread count it
+relies on is 1 while any part runs and restored after."""
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -11,7 +14,7 @@ from minivae.gradcheck import numerical_gradient, relative_error
 from minivae.parallel import DataParallel
 from minivae.train import Trainer
 
-needs_blas = pytest.mark.skipif(not blas.available(), reason="no per-thread BLAS thread count here")
+needs_blas = pytest.mark.skipif(not blas.available(), reason="the BLAS thread count cannot be set here")
 
 MODELS = {
     "vae-diagonal": lambda: minivae.VAE(12, 3, (7, 5), dtype="float64", seed=1),
@@ -109,14 +112,89 @@ def test_a_replica_shares_the_values_and_owns_its_gradient_and_buffers():
 
 
 @needs_blas
-def test_local_blas_threads_are_set_and_restored():
-    previous = blas.set_local_threads(3)
+def test_blas_threads_are_set_and_restored():
+    previous = blas.set_threads(3)
     try:
-        with blas.local_threads(1):
-            assert blas.set_local_threads(1) == 1
-        assert blas.set_local_threads(3) == 3
+        assert blas.get_threads() == 3
+        with blas.threads(1):
+            assert blas.get_threads() == 1
+        assert blas.get_threads() == 3
+        with pytest.raises(ZeroDivisionError):
+            with blas.threads(2):
+                1 / 0
+        assert blas.get_threads() == 3
     finally:
-        blas.set_local_threads(previous)
+        blas.set_threads(previous)
+
+
+@needs_blas
+def test_blas_thread_count_belongs_to_the_whole_process():
+    """What the split step is built on: a count set in one thread is the count in every thread."""
+    previous = blas.set_threads(3)
+    try:
+        t = threading.Thread(target=blas.set_threads, args=(1,))
+        t.start()
+        t.join()
+        assert blas.get_threads() == 1
+    finally:
+        blas.set_threads(previous)
+
+
+@needs_blas
+def test_every_part_multiplies_on_one_blas_thread_until_the_last_part_ends():
+    """The helper's part is made to outlast the main thread's. It must still see one BLAS thread
+    at its end (a count restored as soon as the main thread's part was done would hand the
+    helper's products to the BLAS's own threads), and the count comes back after the step."""
+    x = np.random.default_rng(0).random((8, 12))
+    model = minivae.VAE(12, 3, (7,), dtype="float64")
+    dp = DataParallel(model, 2, min_rows=1)
+    helper = dp.workers[1]
+    seen, main_done = [], threading.Event()
+    main_part, helper_part = model.loss_and_grad, helper.loss_and_grad
+
+    def main(*args, **kwargs):
+        seen.append(("main", blas.get_threads()))
+        try:
+            return main_part(*args, **kwargs)
+        finally:
+            main_done.set()
+
+    def late(*args, **kwargs):
+        seen.append(("helper, start", blas.get_threads()))
+        assert main_done.wait(10)
+        time.sleep(0.05)                 # the main thread leaves its part and goes on meanwhile
+        stats = helper_part(*args, **kwargs)
+        seen.append(("helper, end", blas.get_threads()))
+        return stats
+
+    model.loss_and_grad, helper.loss_and_grad = main, late
+    previous = blas.set_threads(3)
+    try:
+        dp.train_step(x, _Recorder(model.params), np.random.default_rng(1))
+        assert seen and all(n == 1 for _, n in seen), seen
+        assert len(seen) == 3
+        assert blas.get_threads() == 3
+    finally:
+        blas.set_threads(previous)
+
+
+@needs_blas
+def test_the_blas_count_comes_back_when_a_part_fails():
+    x = np.random.default_rng(0).random((8, 12))
+    model = minivae.VAE(12, 3, (7,), dtype="float64")
+    dp = DataParallel(model, 2, min_rows=1)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("part failed")
+
+    dp.workers[1].loss_and_grad = broken
+    previous = blas.set_threads(3)
+    try:
+        with pytest.raises(RuntimeError, match="part failed"):
+            dp.train_step(x, _Recorder(model.params), np.random.default_rng(1))
+        assert blas.get_threads() == 3
+    finally:
+        blas.set_threads(previous)
 
 
 def test_the_trainer_picks_the_step(monkeypatch):
@@ -128,10 +206,10 @@ def test_the_trainer_picks_the_step(monkeypatch):
     if blas.available():
         tr = Trainer(minivae.VAE(12, 3, (7,)), x, batch_size=4, threads=2, progress=False)
         assert isinstance(tr._stepper, DataParallel) and tr._stepper.threads == 2
-    monkeypatch.setattr(blas, "_functions", [])           # a BLAS without per-thread counts
+    monkeypatch.setattr(blas, "_libraries", [])           # a BLAS whose thread count cannot be set
     vae2 = minivae.VAE(12, 3, (7,))
     assert Trainer(vae2, x, batch_size=4, threads=2, progress=False)._stepper is vae2
-    with pytest.raises(minivae.ValidationError, match="cannot be given a thread count per thread"):
+    with pytest.raises(minivae.ValidationError, match="cannot set the thread count"):
         DataParallel(vae2, 2)
 
 

@@ -399,7 +399,7 @@ def test_nan_gradient_is_never_applied(monkeypatch):
     assert tr.epoch == 1 and len(tr.history) == 1
 
 
-@pytest.mark.skipif(not minivae.blas.available(), reason="no per-thread BLAS thread count here")
+@pytest.mark.skipif(not minivae.blas.available(), reason="the BLAS thread count cannot be set here")
 def test_nan_gradient_of_one_data_parallel_part_is_never_applied():
     """In a two-thread step a NaN in the other thread's half of the gradient stops the step too."""
     model = _vae()
