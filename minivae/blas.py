@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -34,6 +35,10 @@ __all__ = ["available", "get_threads", "set_threads", "threads"]
 _PREFIXES = ("", "scipy_")
 _SUFFIXES = ("", "64_", "_64")
 _libraries = None
+# the blocks inside threads() now, oldest first, and the counts the process had before the first
+_lock = threading.Lock()
+_active = []
+_before = None
 
 
 def _candidate_paths():
@@ -114,22 +119,38 @@ def set_threads(n: int) -> int:
     Raises RuntimeError when :func:`available` is False.
     """
     libraries = _libraries_or_raise()
-    previous = [get() for get, _ in libraries]
-    for _, put in libraries:
-        put(int(n))
-    return previous[0]
+    previous = libraries[0][0]()
+    _apply([int(n)] * len(libraries), libraries)
+    return previous
 
 
 @contextmanager
 def threads(n: int):
-    """``with threads(1): ...`` runs the block's products, in every thread, on one thread each;
-    the count the process had is restored when the block ends, even after an error."""
+    """``with threads(1): ...`` runs the block's products, in every thread, on one thread each.
+
+    When the block ends, even by an error, the count goes back to what it was. Blocks may nest,
+    and may overlap from several threads (two split steps run side by side): since there is only
+    one count, the newest block still open sets it, and when the last block ends the count the
+    process had before the first one comes back. (Restoring "the count seen on entry" would not
+    do: of two overlapping blocks, the one that ends last would put back the count the other
+    had set, and leave it set for good.)
+    """
+    global _before
     libraries = _libraries_or_raise()
-    previous = [get() for get, _ in libraries]
-    for _, put in libraries:
-        put(int(n))
+    token = object()
+    with _lock:
+        if not _active:
+            _before = [get() for get, _ in libraries]
+        _active.append((token, int(n)))
+        _apply([int(n)] * len(libraries), libraries)
     try:
         yield
     finally:
-        for (_, put), count in zip(libraries, previous):
-            put(count)
+        with _lock:
+            _active[:] = [entry for entry in _active if entry[0] is not token]
+            _apply([_active[-1][1]] * len(libraries) if _active else _before, libraries)
+
+
+def _apply(counts, libraries):
+    for (_, put), count in zip(libraries, counts):
+        put(count)

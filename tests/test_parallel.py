@@ -128,6 +128,29 @@ def test_blas_threads_are_set_and_restored():
 
 
 @needs_blas
+def test_overlapping_and_nested_blas_blocks_leave_the_count_as_they_found_it():
+    """Two blocks that overlap (as two split steps on two threads would) and blocks that nest:
+    the newest open block's count holds, and the count from before comes back at the end."""
+    previous = blas.set_threads(3)
+    try:
+        a, b = blas.threads(1), blas.threads(2)
+        a.__enter__()
+        b.__enter__()
+        assert blas.get_threads() == 2
+        a.__exit__(None, None, None)          # a ends first: b is still open, its count holds
+        assert blas.get_threads() == 2
+        b.__exit__(None, None, None)
+        assert blas.get_threads() == 3        # not 1, the count a had set when b began
+        with blas.threads(2):
+            with blas.threads(1):
+                assert blas.get_threads() == 1
+            assert blas.get_threads() == 2
+        assert blas.get_threads() == 3
+    finally:
+        blas.set_threads(previous)
+
+
+@needs_blas
 def test_blas_thread_count_belongs_to_the_whole_process():
     """What the split step is built on: a count set in one thread is the count in every thread."""
     previous = blas.set_threads(3)
