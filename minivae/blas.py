@@ -126,7 +126,8 @@ def set_threads(n: int) -> int:
 
 @contextmanager
 def threads(n: int):
-    """``with threads(1): ...`` runs the block's products, in every thread, on one thread each.
+    """``with threads(n): ...`` lets every BLAS product made while the block runs, from any
+    thread, use ``n`` threads (``threads(1)``: each product on the thread that asked for it).
 
     When the block ends, even by an error, the count goes back to what it was. Blocks may nest,
     and may overlap from several threads (two split steps run side by side): since there is only
