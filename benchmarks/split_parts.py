@@ -41,6 +41,10 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=8)
     p.add_argument("--calls", type=int, default=300, help="timed calls per way and round")
     args = p.parse_args(argv)
+    if args.batch < 2 or args.batch % 2:
+        p.error(f"--batch: expected an even number of rows, at least 2, got {args.batch}")
+    if args.rounds < 1 or args.calls < 1:
+        p.error(f"--rounds and --calls: expected positive counts, got {args.rounds} and {args.calls}")
     if not hasattr(os, "fork"):
         sys.exit("split_parts: needs os.fork (Linux or macOS) for the helper process")
     if not blas.available():
@@ -98,7 +102,8 @@ def main(argv=None):
     def beside_process():
         os.write(parent_writes, b"s")
         t = mine()
-        os.read(parent_reads, 1)
+        if os.read(parent_reads, 1) != b"d":
+            raise RuntimeError("split_parts: the helper process ended without finishing its half")
         return t
 
     ways = {"alone": mine, "beside a helper thread": beside_thread,

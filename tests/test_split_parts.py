@@ -28,3 +28,10 @@ def test_split_parts_times_a_half_three_ways_and_leaves_no_child():
         times[way] = float(re.search(r"\s(\d+\.\d+)\s", line).group(1))
     assert all(0 < t < 1000 for t in times.values()), times
     assert "+0.0%" in [s for s in lines if s.strip().startswith("alone ")][0]   # the baseline
+
+
+def test_split_parts_refuses_a_batch_it_cannot_halve():
+    run = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "split_parts.py"), "--batch", "7"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert "--batch: expected an even number of rows, at least 2, got 7" in run.stderr
