@@ -89,8 +89,9 @@ class Trainer:
     threads : int, optional
         Threads of a training step (default: ``OPENBLAS_NUM_THREADS``, else the number of usable
         cores). With more than one, a VAE or AE splits each mini-batch among them
-        (:class:`minivae.parallel.DataParallel`) when the BLAS accepts a thread count per
-        thread; otherwise the step runs on one thread and the BLAS splits each product.
+        (:class:`minivae.parallel.DataParallel`) when minivae can set the BLAS's thread count
+        (:func:`minivae.blas.available`; the step holds it at one while the parts run); otherwise
+        the step runs on one thread and the BLAS splits each product.
         A resumed run continues bit for bit when it uses the same number of threads.
     """
 
