@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint as ckpt_mod
+from .models import checkpoint as ckpt_mod
 from . import datasets, plots
 from .errors import DivergenceError, MinivaeError, OutputError
 from .evaluate import active_units, elbo, elbo_multi, importance_sampled_nll

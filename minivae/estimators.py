@@ -17,6 +17,9 @@ Conventions: a categorical distribution is given by unnormalized logits along th
 Monte Carlo samples lie along axis 0 of the arrays an estimator returns, so the estimate is their
 mean over that axis and their variance is the estimator's variance.
 
+softmax, log_softmax and one_hot live in :mod:`minivae.logspace` (the KL of a categorical
+posterior needs them too) and are re-exported here, where the estimators use them.
+
 The public functions check their arguments (they are what a student calls); the categorical VAE's
 training step builds its own arrays and calls the unchecked kernels behind them (``_softmax``,
 ``_one_hot``, ``_gumbel_softmax_backward``, ``_reinforce_categorical``), so it pays nothing for
@@ -30,11 +33,12 @@ import numbers
 import numpy as np
 
 from .errors import InputTypeError, ValidationError
-from .validation import check_array as _numeric
-from .validation import check_axis as _check_axis
-from .validation import check_float_dtype as _check_float_dtype
-from .validation import check_positive_int as _check_positive_int
-from .validation import check_rng as _check_rng
+from .runtime.validation import check_array as _numeric
+from .runtime.validation import check_axis as _check_axis
+from .runtime.validation import check_float_dtype as _check_float_dtype
+from .runtime.validation import check_positive_int as _check_positive_int
+from .runtime.validation import check_rng as _check_rng
+from .logspace import _check_index, _one_hot, _softmax, log_softmax, one_hot, softmax
 
 __all__ = ["reparameterize", "reparameterize_backward",
            "reparam_gaussian_gradient", "gaussian_score", "categorical_score",
@@ -123,17 +127,6 @@ def _check_logits(logits, name="logits"):
     return logits
 
 
-def _check_index(index, K, name="z"):
-    """Integer class indices in [0, K) (any shape)."""
-    index = np.asarray(index)
-    if index.dtype.kind not in "iu":
-        raise InputTypeError(f"{name}: expected integer class indices, got dtype {index.dtype}")
-    if index.size and (index.min() < 0 or index.max() >= K):
-        raise ValidationError(f"{name}: expected class indices in [0, {K}), got values in "
-                              f"[{index.min()}, {index.max()}]")
-    return index
-
-
 def _check_gumbel(g, logits):
     g = _as_float_array(g, "g")
     K = logits.shape[-1]
@@ -155,42 +148,6 @@ def _check_tau(tau):
     if not (tau > 0 and math.isfinite(tau)):
         raise ValidationError(f"tau: expected a positive finite temperature, got {tau}")
     return tau
-
-
-def softmax(logits, axis=-1):
-    """softmax(l)_k = exp(l_k) / sum_j exp(l_j) along ``axis``, shifted by max(l) against overflow."""
-    logits = _numeric(logits, "logits")
-    return _softmax(logits, _check_axis(logits, axis, "logits"))
-
-
-def _softmax(logits, axis=-1):
-    """:func:`softmax` without argument checks, for the models' training step."""
-    e = np.exp(logits - np.max(logits, axis=axis, keepdims=True))
-    e /= np.sum(e, axis=axis, keepdims=True)
-    return e
-
-
-def log_softmax(logits, axis=-1):
-    """log softmax(l)_k = l_k - log sum_j exp(l_j), computed with the max shift."""
-    logits = _numeric(logits, "logits")
-    axis = _check_axis(logits, axis, "logits")
-    m = np.max(logits, axis=axis, keepdims=True)
-    shifted = logits - m
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
-
-
-def one_hot(index, K, dtype=np.float64):
-    """One-hot vectors: an integer array of any shape gives shape ``index.shape + (K,)``."""
-    K = _check_positive_int(K, "K")
-    return _one_hot(_check_index(index, K, "index"), K, dtype)
-
-
-def _one_hot(index, K, dtype=np.float64):
-    """:func:`one_hot` without argument checks, for the models' training step."""
-    index = np.asarray(index)
-    out = np.zeros(index.shape + (int(K),), dtype=dtype)
-    np.put_along_axis(out, index[..., None], 1, axis=-1)
-    return out
 
 
 # ------------------------------------------------------------------------------------------------

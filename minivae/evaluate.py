@@ -23,7 +23,8 @@ import numpy as np
 from .errors import ValidationError
 from .kl import kl_diag_normal, log_normal_diag, log_standard_normal
 from .logspace import logmeanexp
-from .validation import check_model, check_positive_float, check_positive_int, check_rng
+from .models import check_model
+from .runtime.validation import check_positive_float, check_positive_int, check_rng
 
 __all__ = ["elbo", "elbo_multi", "importance_sampled_nll", "active_units"]
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from .errors import ValidationError
 from .estimators import reparameterize
-from .validation import check_finite_float, check_image_shape, check_positive_int, check_rng
+from .runtime.validation import check_finite_float, check_image_shape, check_positive_int, check_rng
 
 __all__ = ["inpaint", "region_mask"]
 

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from .estimators import log_softmax as _log_softmax
-from .validation import check_array
+from .logspace import log_softmax as _log_softmax
+from .runtime.validation import check_array
 
 __all__ = [
     "kl_diag_normal", "kl_diag_normal_backward",

@@ -29,7 +29,7 @@ import math
 import numpy as np
 
 from .errors import InputTypeError, ValidationError
-from .validation import check_finite_float, check_positive_float
+from .runtime.validation import check_finite_float, check_positive_float
 
 __all__ = [
     "Bernoulli", "Gaussian", "GaussianLearnedSigma", "GaussianPerPixel", "Laplace",

@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import CheckpointError, InputTypeError, ValidationError
 from .params import Params
-from .validation import check_choice, check_finite_float, check_positive_float, check_positive_int
+from .runtime.validation import check_choice, check_finite_float, check_positive_float, check_positive_int
 
 __all__ = ["SGD", "Adam", "make_optimizer", "OPTIMIZERS"]
 

@@ -12,9 +12,10 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from .checkpoint import atomic_write
+from .runtime.files import atomic_write
 from .errors import ValidationError
-from .validation import (check_array, check_bool, check_finite_float, check_image_shape, check_model,
+from .models import check_model
+from .runtime.validation import (check_array, check_bool, check_finite_float, check_image_shape,
                          check_positive_int, check_rng)
 
 __all__ = ["tile", "image_grid", "save", "image_panels", "reconstruction_figure", "embedding_figure",

@@ -15,15 +15,16 @@ import time
 
 import numpy as np
 
-from . import blas
-from . import checkpoint as _checkpoint
+from .runtime import blas
+from .models import checkpoint as _checkpoint
 from . import datasets
 from .errors import CheckpointError, DivergenceError, InputTypeError, ValidationError
 from .evaluate import elbo
+from .models import check_model
 from .optim import OPTIMIZERS, default_threads, make_optimizer
-from .parallel import DataParallel
-from .progress import ProgressBar
-from .validation import (check_bool, check_choice, check_finite_float, check_int, check_model,
+from .runtime.parallel import DataParallel
+from .runtime.progress import ProgressBar
+from .runtime.validation import (check_bool, check_choice, check_finite_float, check_int,
                          check_positive_float, check_positive_int)
 
 __all__ = ["Trainer", "fit"]

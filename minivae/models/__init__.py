@@ -1,25 +1,11 @@
-"""minivae's models, and :func:`build_model` to rebuild one from its configuration."""
-from ..errors import ValidationError
+"""minivae's models: the deterministic AE, the VAE (Gaussian posterior, any likelihood and
+prior) and the VAE with categorical latents; :func:`build_model` rebuilds one from its
+configuration and :mod:`~minivae.models.checkpoint` from a file."""
+from . import checkpoint
 from .ae import AE
-from .base import Model
+from .base import Model, check_model
 from .categorical import CategoricalVAE
+from .registry import MODELS, build_model
 from .vae import VAE
 
-MODELS = {"vae": VAE, "ae": AE, "categorical": CategoricalVAE}
-
-
-def build_model(config: dict) -> Model:
-    """Rebuild a model from ``model.get_config()`` (as stored in a checkpoint)."""
-    if not isinstance(config, dict):
-        raise ValidationError(f"config: expected a dict as returned by model.get_config(), got {type(config).__name__}")
-    cfg = dict(config)
-    kind = cfg.pop("kind", "vae")
-    if kind not in MODELS:
-        raise ValidationError(f"model: expected one of {sorted(MODELS)}, got {kind!r}")
-    try:
-        return MODELS[kind](**cfg)
-    except TypeError as exc:
-        raise ValidationError(f"model configuration for {kind!r} is not valid: {exc}") from None
-
-
-__all__ = ["AE", "VAE", "CategoricalVAE", "Model", "MODELS", "build_model"]
+__all__ = ["AE", "VAE", "CategoricalVAE", "Model", "MODELS", "build_model", "check_model", "checkpoint"]

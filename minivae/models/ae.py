@@ -13,10 +13,9 @@ import numpy as np
 from ..likelihoods import make_likelihood
 from ..nn import ACTIVATIONS, MLP
 from ..params import Params
-from ..validation import (check_bool, check_choice, check_data, check_float_dtype, check_int,
+from ..runtime.validation import (check_bool, check_choice, check_data, check_float_dtype, check_int,
                           check_positive_int, check_rng)
-from .base import Model
-from .vae import _check_hidden, _stats
+from .base import Model, check_hidden, loss_stats
 
 __all__ = ["AE"]
 
@@ -37,7 +36,7 @@ class AE(Model):
                  likelihood="bernoulli", dtype="float32", seed=0):
         input_dim = check_positive_int(input_dim, "input_dim")
         latent_dim = check_positive_int(latent_dim, "latent_dim")
-        hidden = _check_hidden(hidden)
+        hidden = check_hidden(hidden)
         check_choice(activation, "activation", ACTIVATIONS)
         dtype = check_float_dtype(dtype)
         seed = check_int(seed, "seed", minimum=0)
@@ -61,7 +60,7 @@ class AE(Model):
     def forward_loss(self, x, eps=None):
         z, _ = self.encoder.forward(self.params, x, reuse=True)
         out, _ = self.decoder.forward(self.params, z, reuse=True)
-        return _stats(self.likelihood.nll(x, out, self.params, reuse=True), np.zeros(1), 0.0)
+        return loss_stats(self.likelihood.nll(x, out, self.params, reuse=True), np.zeros(1), 0.0)
 
     def loss_and_grad(self, x, eps=None, batch_size=None):
         """Reconstruction loss -log p(x | d(e(x))) per example (mean over the batch) and its gradient.
@@ -81,7 +80,7 @@ class AE(Model):
                                                reuse=True)
         dz = self.decoder.backward(P, dec_cache, dout, reuse=True)
         self.encoder.backward(P, enc_cache, dz, need_dx=False, reuse=True)
-        return _stats(nll, np.zeros(1), 0.0)
+        return loss_stats(nll, np.zeros(1), 0.0)
 
     def encode(self, x):
         """The code z = e(x), shape (N, d)."""

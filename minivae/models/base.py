@@ -1,15 +1,48 @@
-"""What every minivae model shares: a configuration, a flat parameter vector, and the
-public methods that validate their input before handing it to the lean kernels."""
+"""What every minivae model shares: a configuration, a flat parameter vector built from its
+parts, and the public methods that validate their input before handing it to the lean kernels.
+
+Also the small pieces the models have in common: :func:`check_model`, :func:`check_hidden` (the
+hidden widths argument) and :func:`loss_stats` (the per-batch statistics a loss returns).
+"""
 from __future__ import annotations
 
 import copy
 
 import numpy as np
 
-from ..errors import ValidationError
-from ..validation import check_data, check_rng
+from ..errors import InputTypeError, ValidationError
+from ..runtime.validation import check_data, check_positive_int, check_rng
 
-__all__ = ["Model"]
+__all__ = ["Model", "check_model", "check_hidden", "loss_stats"]
+
+
+def check_model(model, name="model"):
+    """A minivae model (anything built on :class:`Model`)."""
+    if not isinstance(model, Model):
+        raise InputTypeError(f"{name}: expected a minivae model (VAE, AE or CategoricalVAE), got {type(model).__name__}")
+    return model
+
+
+def check_hidden(hidden):
+    """Hidden layer widths: one positive int or a sequence of them, returned as a tuple."""
+    if isinstance(hidden, (int, np.integer)):
+        hidden = (hidden,)
+    try:
+        hidden = tuple(hidden)
+    except TypeError:
+        raise ValidationError(f"hidden: expected a sequence of positive layer widths, got {hidden!r}") from None
+    for h in hidden:
+        check_positive_int(h, "hidden (each layer width)")
+    return tuple(int(h) for h in hidden)
+
+
+def loss_stats(nll, kl, beta):
+    """The statistics a loss returns, in nats per example: ``loss`` = recon + beta * kl,
+    ``recon`` = mean of ``nll`` and ``kl`` = mean of ``kl`` (per-example arrays)."""
+    # plain reductions: np.mean's Python wrapper costs more than the sum of B numbers
+    recon = float(np.add.reduce(nll, axis=None)) / nll.size
+    kl_mean = float(np.add.reduce(kl, axis=None)) / kl.size
+    return {"loss": recon + beta * kl_mean, "recon": recon, "kl": kl_mean}
 
 
 class Model:

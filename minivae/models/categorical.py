@@ -41,17 +41,16 @@ from ..errors import ValidationError
 # public functions' argument checks would only cost time on every step.
 from ..estimators import RunningMeanBaseline, sample_gumbel, temperature
 from ..estimators import _gumbel_softmax_backward as gumbel_softmax_backward
-from ..estimators import _one_hot as one_hot
+from ..logspace import _one_hot as one_hot
 from ..estimators import _reinforce_categorical as reinforce_categorical
-from ..estimators import _softmax as softmax
+from ..logspace import _softmax as softmax
 from ..kl import kl_categorical_uniform, kl_categorical_uniform_backward
 from ..likelihoods import make_likelihood
 from ..params import Params
 from ..nn import ACTIVATIONS, MLP
-from ..validation import (check_bool, check_choice, check_data, check_finite_float, check_float_dtype,
+from ..runtime.validation import (check_bool, check_choice, check_data, check_finite_float, check_float_dtype,
                           check_int, check_positive_float, check_positive_int, check_rng)
-from .base import Model
-from .vae import _check_hidden, _stats
+from .base import Model, check_hidden, loss_stats
 
 __all__ = ["CategoricalVAE", "ESTIMATORS"]
 
@@ -98,7 +97,7 @@ class CategoricalVAE(Model):
         n_classes = check_positive_int(n_classes, "n_classes")
         if n_classes < 2:
             raise ValidationError(f"n_classes: expected at least 2 classes per variable, got {n_classes}")
-        hidden = _check_hidden(hidden)
+        hidden = check_hidden(hidden)
         check_choice(estimator, "estimator", ESTIMATORS)
         tau0 = check_positive_float(tau0, "tau0")
         tau_min = check_positive_float(tau_min, "tau_min")
@@ -192,7 +191,7 @@ class CategoricalVAE(Model):
             xs = np.repeat(x, self.samples, axis=0)
             nll, _, _ = self._decode_nll(xs, z.reshape(B * self.samples, -1))
             nll = nll.reshape(B, self.samples).mean(axis=1)
-        return _stats(nll, kl, 1.0)
+        return loss_stats(nll, kl, 1.0)
 
     def evaluation_loss(self, x, eps):
         """Single-sample negative ELBO of the discrete model, for evaluation.
@@ -209,7 +208,7 @@ class CategoricalVAE(Model):
         g = self._gumbel(eps, B)[:, 0]
         z = one_hot(np.argmax(logits + g, axis=-1), self.n_classes, dtype=self.dtype)
         nll, _, _ = self._decode_nll(x, z)
-        return _stats(nll, kl, 1.0)
+        return loss_stats(nll, kl, 1.0)
 
     def loss_and_grad(self, x, eps):
         """Negative ELBO on a mini-batch, and the estimator's gradient written into ``params.grad``.
@@ -261,7 +260,7 @@ class CategoricalVAE(Model):
             dlogits += (w * terms.mean(axis=0)).astype(self.dtype)
             nll = f.mean(axis=0)
         self.encoder.backward(P, enc_cache, dlogits.reshape(B, -1), need_dx=False)
-        stats = _stats(nll, kl, 1.0)
+        stats = loss_stats(nll, kl, 1.0)
         stats["tau"] = self.tau
         return stats
 

@@ -36,27 +36,15 @@ from ..kl import (kl_diag_normal, kl_diag_normal_backward, kl_isotropic_normal,
 from ..likelihoods import GaussianLearnedSigma, make_likelihood
 from ..nn import ACTIVATIONS, MLP, Workspace
 from ..params import Params
-from ..validation import (check_bool, check_choice, check_data,
+from ..runtime.validation import (check_bool, check_choice, check_data,
                           check_float_dtype, check_int, check_positive_float, check_positive_int,
                           check_rng)
-from .base import Model
+from .base import Model, check_hidden, loss_stats
 
 __all__ = ["VAE"]
 
 POSTERIORS = ("diagonal", "isotropic", "shared")
 ENCODERS = ("fused", "separate")
-
-
-def _check_hidden(hidden):
-    if isinstance(hidden, (int, np.integer)):
-        hidden = (hidden,)
-    try:
-        hidden = tuple(hidden)
-    except TypeError:
-        raise ValidationError(f"hidden: expected a sequence of positive layer widths, got {hidden!r}") from None
-    for h in hidden:
-        check_positive_int(h, "hidden (each layer width)")
-    return tuple(int(h) for h in hidden)
 
 
 class VAE(Model):
@@ -95,7 +83,7 @@ class VAE(Model):
                  logvar_clamp=None, dtype="float32", seed=0):
         input_dim = check_positive_int(input_dim, "input_dim")
         latent_dim = check_positive_int(latent_dim, "latent_dim")
-        hidden = _check_hidden(hidden)
+        hidden = check_hidden(hidden)
         beta = check_positive_float(beta, "beta", allow_zero=True)
         check_choice(posterior, "posterior", POSTERIORS)
         check_choice(encoder, "encoder", ENCODERS)
@@ -224,7 +212,7 @@ class VAE(Model):
         kl = self._kl(mu, log_var)
         out, _ = self.decoder.forward(self.params, z, reuse=True)
         nll = self.likelihood.nll(x, out, self.params, reuse=True)
-        return _stats(nll, kl, self.beta)
+        return loss_stats(nll, kl, self.beta)
 
     def loss_and_grad(self, x, eps, batch_size=None):
         """Negative ELBO on a mini-batch, and its gradient written into ``params.grad``.
@@ -277,7 +265,7 @@ class VAE(Model):
         else:
             P.g(self.sigma_name)[0] += c * np.sum(klv)
         self._encode_backward(enc_state, dmu, dlog_var, reuse=True)
-        return _stats(nll, kl, self.beta)
+        return loss_stats(nll, kl, self.beta)
 
     def _kl_backward(self, mu, log_var):
         if self.posterior == "diagonal":
@@ -324,10 +312,3 @@ class VAE(Model):
         mean = check_bool(mean, "mean")
         z = rng.standard_normal((n, self.latent_dim)).astype(self.dtype)
         return self._generate(z, mean, rng)
-
-
-def _stats(nll, kl, beta):
-    # plain reductions: np.mean's Python wrapper costs more than the sum of B numbers
-    recon = float(np.add.reduce(nll, axis=None)) / nll.size
-    kl_mean = float(np.add.reduce(kl, axis=None)) / kl.size
-    return {"loss": recon + beta * kl_mean, "recon": recon, "kl": kl_mean}

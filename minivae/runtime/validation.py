@@ -9,11 +9,11 @@ import numbers
 
 import numpy as np
 
-from .errors import InputTypeError, ValidationError
+from ..errors import InputTypeError, ValidationError
 
 __all__ = ["check_data", "check_positive_int", "check_positive_float", "check_choice",
            "check_rng", "check_finite_float", "check_int", "check_bool", "check_float_dtype",
-           "check_model", "check_array", "check_axis", "check_image_shape"]
+           "check_array", "check_axis", "check_image_shape"]
 
 
 def check_data(x, name="x", n_features=None, dtype=None, unit_interval=False, allow_empty=False):
@@ -93,14 +93,6 @@ def check_float_dtype(dtype, name="dtype"):
     if dt is None or dt not in (np.float32, np.float64):
         raise ValidationError(f"{name}: expected 'float32' or 'float64', got {dtype!r}")
     return dt
-
-
-def check_model(model, name="model"):
-    """A minivae model (anything with the :class:`minivae.models.base.Model` interface)."""
-    from .models.base import Model   # late: models import this module
-    if not isinstance(model, Model):
-        raise InputTypeError(f"{name}: expected a minivae model (VAE, AE or CategoricalVAE), got {type(model).__name__}")
-    return model
 
 
 def check_finite_float(value, name):

@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import blas
-from .errors import InputTypeError, ValidationError
+from ..errors import InputTypeError, ValidationError
 from .validation import check_positive_int
 
 __all__ = ["DataParallel"]

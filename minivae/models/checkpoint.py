@@ -9,9 +9,8 @@ A checkpoint is a ``.npz`` archive (no pickles: loading one never runs code) hol
 * ``state``: JSON of anything else the trainer needs to resume (epoch, metrics history, the
   random generator's state).
 
-Writing goes to a temporary file in the same folder, which is flushed, fsynced and then renamed
-over the target, so at every moment the target path holds either the previous complete
-checkpoint or the new complete one, never half a file.
+Writing goes through :func:`minivae.runtime.files.atomic_write`: at every moment the target path
+holds either the previous complete checkpoint or the new complete one, never half a file.
 """
 from __future__ import annotations
 
@@ -23,76 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CheckpointError, InputTypeError, MinivaeError, OutputError
-from .models import build_model
-from .validation import check_model
+from ..errors import CheckpointError, InputTypeError, MinivaeError
+from ..runtime.files import atomic_write
+from .registry import build_model
+from .base import check_model
 
 __all__ = ["save", "load", "load_model", "load_into", "atomic_write", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "minivae-checkpoint"
 FORMAT_VERSION = 1
-
-
-def atomic_write(path, write):
-    """Call ``write(fileobj)`` on a temporary file, fsync it and rename it over ``path``.
-
-    If ``write`` raises, the temporary file is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise OutputError(f"{path}: is a folder, expected a file path to write")
-    for folder in (path.parent, *path.parent.parents):
-        if folder.exists():
-            if not folder.is_dir():
-                raise OutputError(f"cannot write {path}: {folder} is a file, not a folder")
-            break
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
-            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        raise
-    _remove_stale_temporaries(path)
-    # Make the rename itself durable.
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:  # pragma: no cover - some file systems do not allow fsync on folders
-        pass
-    return path
-
-
-def _remove_stale_temporaries(path):
-    """Delete temporaries of ``path`` left by writers that were killed (their process is gone)."""
-    for tmp in path.parent.glob(f".{path.name}.tmp-*"):
-        try:
-            pid = int(tmp.name.rsplit("-", 1)[1])
-        except ValueError:
-            continue
-        if pid == os.getpid():
-            continue
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-        except (PermissionError, OSError):
-            pass   # alive (or not ours to ask about): leave it
 
 
 def save(path, model, optimizer=None, state=None):
