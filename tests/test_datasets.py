@@ -66,8 +66,8 @@ def write(path: Path, data: bytes) -> Path:
 
 
 def leftovers(folder: Path) -> list[str]:
-    """Temporary download files left in a folder."""
-    return sorted(p.name for p in folder.glob("*.part")) if folder.exists() else []
+    """Temporary download files left in a folder (the atomic write's ``.<name>.tmp-*``)."""
+    return sorted(p.name for p in folder.glob(".*.tmp-*")) if folder.exists() else []
 
 
 # --------------------------------------------------------------------------------------

@@ -8,9 +8,10 @@ At every moment the target holds either its previous complete content or the new
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
-from ..errors import OutputError
+from ..errors import MinivaeError, OutputError
 
 __all__ = ["atomic_write", "fsync_folder"]
 
@@ -18,7 +19,9 @@ __all__ = ["atomic_write", "fsync_folder"]
 def atomic_write(path, write):
     """Call ``write(fileobj)`` on a temporary file, fsync it and rename it over ``path``.
 
-    If ``write`` raises, the temporary file is removed and ``path`` is untouched.
+    If ``write`` raises, the temporary file is removed and ``path`` is untouched; an
+    ``OSError`` of the file system comes out as :class:`~minivae.errors.OutputError` naming
+    ``path`` (minivae's own errors, for example a failed download's, pass through unchanged).
     """
     path = Path(path)
     if path.is_dir():
@@ -28,20 +31,26 @@ def atomic_write(path, write):
             if not folder.is_dir():
                 raise OutputError(f"cannot write {path}: {folder} is a file, not a folder")
             break
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
+        # unique even for two writers of one path in one process; the process id in the name
+        # lets a later writer recognize the leftovers of a killed one
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent)
+        tmp = Path(tmp)
+        os.close(fd)
+        with open(tmp, "wb") as f:       # opened by name, so write() can read f.name
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+        if tmp is not None:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+        if isinstance(exc, OSError) and not isinstance(exc, MinivaeError):
             raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
         raise
     _remove_stale_temporaries(path)
@@ -65,7 +74,7 @@ def _remove_stale_temporaries(path):
     """Delete temporaries of ``path`` left by writers that were killed (their process is gone)."""
     for tmp in path.parent.glob(f".{path.name}.tmp-*"):
         try:
-            pid = int(tmp.name.rsplit("-", 1)[1])
+            pid = int(tmp.name.rsplit(".tmp-", 1)[1].split("-")[0])
         except ValueError:
             continue
         if pid == os.getpid():
