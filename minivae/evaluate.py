@@ -21,9 +21,9 @@ import math
 import numpy as np
 
 from .errors import ValidationError
-from .kl import kl_diag_normal, log_normal_diag, log_standard_normal
+from .kl import kl_diag_normal, log_normal_diag
 from .logspace import logmeanexp
-from .models import check_model
+from .models import VAE, check_model
 from .runtime.validation import check_positive_float, check_positive_int, check_rng
 
 __all__ = ["elbo", "elbo_multi", "importance_sampled_nll", "active_units"]
@@ -75,17 +75,15 @@ def elbo(model, x, seed=0, batch_size=1000, validate=True):
 # Sampling many z per example
 # ------------------------------------------------------------------------------------------------
 def _check_latent_model(model, what):
-    # Every estimator here needs a Gaussian q(z | x), a standard normal prior and a decoder.
-    from .models.vae import VAE
+    # Every estimator here needs a Gaussian q(z | x), a prior p(z) and a decoder.
     if not isinstance(model, VAE):
         raise ValidationError(f"model: {what} needs a VAE (a model with an approximate posterior "
                               f"q(z | x)), got {type(model).__name__}")
 
 
 def _posterior(model, x):
-    """mu and log_var of q(z | x), both (n, d), as fresh arrays."""
-    mu, log_var, _ = model._encode(x)
-    return np.array(mu), np.array(log_var)
+    """mu and log_var of q(z | x), both (n, d), as fresh arrays (x already validated)."""
+    return model.encode(x, check=False)
 
 
 def _sample_terms(model, x, k, rng, chunk_rows, prior_terms=True):
@@ -123,7 +121,7 @@ def _sample_terms(model, x, k, rng, chunk_rows, prior_terms=True):
             z += mu[:, None, :]
             if prior_terms:
                 log_qz[:, k0:k0 + kk] = log_normal_diag(z, mu[:, None, :], log_var[:, None, :])
-                log_pz[:, k0:k0 + kk] = log_standard_normal(z)
+                log_pz[:, k0:k0 + kk] = model.prior.log_prob(z, P)
             out, _ = model.decoder.forward(P, z.reshape(n * kk, d), reuse=True)
             # each example's row, repeated for its kk samples (a view when n == 1)
             xr = np.broadcast_to(xb[:, None, :], (n, kk, D)).reshape(n * kk, D)
@@ -199,7 +197,8 @@ def elbo_multi(model, x, samples=10, seed=0, chunk_rows=CHUNK_ROWS, validate=Tru
 
     with the KL in closed form, so only the reconstruction term is sampled; L = 1 is what the
     training loss and :func:`elbo` estimate. More samples do not change the bound, only the
-    noise of its estimate.
+    noise of its estimate. A prior without a closed-form KL has it estimated from the same L
+    samples, (1/L) sum_l [log q(z_l | x) - log p(z_l)].
 
     Returns
     -------
@@ -211,11 +210,15 @@ def elbo_multi(model, x, samples=10, seed=0, chunk_rows=CHUNK_ROWS, validate=Tru
     N = x.shape[0]
     recon = np.empty(N)
     kl = np.empty(N)
-    for start, log_px, _, _, mu, log_var in _sample_terms(model, x, samples, rng, chunk_rows,
-                                                        prior_terms=False):
+    closed = model.prior.closed_form
+    for start, log_px, log_pz, log_qz, mu, log_var in _sample_terms(model, x, samples, rng, chunk_rows,
+                                                                  prior_terms=not closed):
         n = len(log_px)
         recon[start:start + n] = -log_px.mean(axis=1)
-        kl[start:start + n] = kl_diag_normal(mu.astype(np.float64), log_var.astype(np.float64))
+        if closed:
+            kl[start:start + n] = model.prior.kl(mu.astype(np.float64), log_var.astype(np.float64))
+        else:
+            kl[start:start + n] = (log_qz - log_pz).mean(axis=1)
     nelbo, stderr = _mean_and_stderr(recon + kl)
     return {"nelbo": nelbo, "recon": float(recon.mean()), "kl": float(kl.mean()), "stderr": stderr,
             "samples": samples, "n": N}
@@ -234,8 +237,9 @@ def active_units(model, x, threshold=0.01, batch_size=1000, validate=True):
 
     An inactive unit's mean does not depend on x; the model ignores it, and its posterior
     usually collapses onto the prior. The KL of dimension u is lecture 002's diagonal-Gaussian
-    KL restricted to that coordinate, 1/2 (exp(log_var_u) + mu_u^2 - 1 - log_var_u), averaged
-    over the data; summed over u it is the KL term of the ELBO.
+    KL to N(0, 1) restricted to that coordinate, 1/2 (exp(log_var_u) + mu_u^2 - 1 - log_var_u),
+    averaged over the data; summed over u it is the KL term of the ELBO when the prior is
+    N(0, I) (with another prior it measures how far each coordinate of q is from N(0, 1)).
 
     Returns
     -------

@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from .errors import InputTypeError, ValidationError
+from .nn import Workspace, sigmoid
 from .runtime.validation import check_finite_float, check_positive_float
 
 __all__ = [
@@ -55,7 +56,10 @@ class Likelihood:
     def param_shapes(self):
         return {}
 
-    def init(self, params) -> None:
+    #: its extra parameters (a learned sigma) collect gradient with += (see :mod:`minivae.params`)
+    writes_gradient = False
+
+    def init(self, params, rng=None) -> None:
         pass
 
     def config(self) -> dict:
@@ -146,7 +150,6 @@ class Bernoulli(Likelihood):
     continuous = False
 
     def __init__(self):
-        from .nn import Workspace
         self.workspace = Workspace()
 
     def nll_and_grad(self, x, out, params, weight, reuse=False):
@@ -157,7 +160,6 @@ class Bernoulli(Likelihood):
                              weight=1.0 if weight is None else weight, work=work)
 
     def mean(self, out, params=None):
-        from .nn import sigmoid
         return sigmoid(out)
 
     def sample(self, out, params, rng):
@@ -222,7 +224,7 @@ class GaussianLearnedSigma(Likelihood):
     def param_shapes(self):
         return {self.param_name: (1,)}
 
-    def init(self, params):
+    def init(self, params, rng=None):
         params[self.param_name][...] = self.init_log_sigma
 
     def nll_and_grad(self, x, out, params, weight, reuse=False):

@@ -5,11 +5,10 @@ backward pass states, in its docstring, the derivative it computes. Arrays are
 ``(batch, features)`` and weights are ``(fan_in, fan_out)``, so a linear layer is ``x @ W + b``.
 
 Backward passes take ``dy = dL/dy`` (the gradient of the scalar loss with respect to the layer's
-output) and return ``dx = dL/dx``. A linear layer *overwrites* its dL/dW and dL/db in the views
-of the model's flat gradient vector (see :mod:`minivae.params`): in minivae's networks every
-weight and bias is used exactly once per forward pass, so there is nothing to add up, and
-overwriting saves a pass over the gradient. Parameters that do collect gradient from several
-places (a shared sigma) are zeroed by the model and accumulated with ``+=`` instead.
+output) and return ``dx = dL/dx``. A linear layer *writes* its dL/dW and dL/db into the views
+of the model's flat gradient vector, or adds to them with ``accumulate=True`` when the same
+network has already run its backward pass in this step: the gradient contract of
+:mod:`minivae.params`.
 
 Speed: the training step runs the same functions the gradient checks test. The MLP can reuse
 its activations and backward buffers between calls of the same batch size (``reuse=True``, see
@@ -83,18 +82,23 @@ def linear_forward(x, W, b, out=None):
     return y
 
 
-def linear_backward(dy, x, W, dW, db, need_dx=True, dx_out=None):
+def linear_backward(dy, x, W, dW, db, need_dx=True, dx_out=None, accumulate=False):
     """Backward pass of y = x W + b.
 
     dL/dW = x^T dy,  dL/db = sum_batch dy,  dL/dx = dy W^T.
 
-    ``dW`` and ``db`` are gradient views; they are *overwritten* (each parameter is used once
-    per forward pass in minivae's networks, so there is nothing to accumulate, and overwriting
-    saves a temporary the size of W). Returns dL/dx, or None when ``need_dx`` is False (the
-    first layer of the encoder: nobody needs the gradient with respect to the data).
+    ``dW`` and ``db`` are gradient views; they are *overwritten* (the first backward pass
+    through a layer in a step: no temporary the size of W), or added to with ``accumulate``
+    (a later pass through the same layer in the same step). Returns dL/dx, or None when
+    ``need_dx`` is False (the first layer of the encoder: nobody needs the gradient with
+    respect to the data).
     """
-    np.matmul(x.T, dy, out=dW)
-    np.add.reduce(dy, axis=0, out=db)
+    if accumulate:
+        dW += x.T @ dy
+        db += np.add.reduce(dy, axis=0)
+    else:
+        np.matmul(x.T, dy, out=dW)
+        np.add.reduce(dy, axis=0, out=db)
     if need_dx:
         return np.matmul(dy, W.T, out=dx_out)
     return None
@@ -213,6 +217,9 @@ class MLP:
         Name prefix of the parameters.
     """
 
+    #: its backward pass writes its parameters' gradient (see :mod:`minivae.params`)
+    writes_gradient = True
+
     def __init__(self, sizes: Sequence[int], activation: str = "relu", prefix: str = "mlp"):
         sizes = tuple(int(s) for s in sizes)
         if len(sizes) < 2 or any(s <= 0 for s in sizes):
@@ -262,14 +269,15 @@ class MLP:
         cache.append(h)
         return out, cache
 
-    def backward(self, params, cache, dout, need_dx=True, reuse=False):
+    def backward(self, params, cache, dout, need_dx=True, reuse=False, accumulate=False):
         """Backpropagate dL/d(output) through the network.
 
         Writes dL/dW and dL/db of every layer into ``params.grad`` (by the chain rule, layer by
         layer from the top: the linear rule of :func:`linear_backward`, then the activation's
-        derivative) and returns dL/dx, or None when ``need_dx`` is False. With ``reuse=True``
-        the gradients with respect to the hidden layers (and the returned dL/dx) are written
-        into workspace buffers; ``dout`` is only read.
+        derivative), or adds them there with ``accumulate`` (a second pass through the same
+        network in one step), and returns dL/dx, or None when ``need_dx`` is False. With
+        ``reuse=True`` the gradients with respect to the hidden layers (and the returned dL/dx)
+        are written into workspace buffers; ``dout`` is only read.
         """
         P, p = params, self.prefix
         ws = self.workspace if reuse else None
@@ -278,11 +286,13 @@ class MLP:
         h = cache[-1]
         dh = linear_backward(dout, h, P[f"{p}.{i}.W"], P.g(f"{p}.{i}.W"), P.g(f"{p}.{i}.b"),
                              need_dx=(i > 0 or need_dx),
-                             dx_out=ws.get(f"d{i}", (B, self.sizes[i]), dout.dtype) if ws else None)
+                             dx_out=ws.get(f"d{i}", (B, self.sizes[i]), dout.dtype) if ws else None,
+                             accumulate=accumulate)
         for i in range(self.n_layers - 2, -1, -1):
             h_in, pre, post = cache[i]
             dpre = self.act_backward(dh, pre, post, inplace=True)
             dh = linear_backward(dpre, h_in, P[f"{p}.{i}.W"], P.g(f"{p}.{i}.W"), P.g(f"{p}.{i}.b"),
                                  need_dx=(i > 0 or need_dx),
-                                 dx_out=ws.get(f"d{i}", (B, self.sizes[i]), dout.dtype) if ws else None)
+                                 dx_out=ws.get(f"d{i}", (B, self.sizes[i]), dout.dtype) if ws else None,
+                                 accumulate=accumulate)
         return dh

@@ -11,6 +11,26 @@ a single vector. minivae does the same in memory: every weight matrix and bias o
 
 Writing ``params["enc.0.W"][...] = 0`` changes ``params.data``; assigning a new array to the name
 is not possible, which keeps the views honest.
+
+The gradient contract
+---------------------
+A model's ``loss_and_grad`` leaves in :attr:`Params.grad` the gradient of *that call's* loss and
+nothing else: every entry is written, whatever the vector held before. Parameters get their
+gradient in one of two ways, and each is declared once, when the ``Params`` is built:
+
+* **written** by the backward pass of the layer that owns them: a linear layer's W and b
+  (:func:`minivae.nn.linear_backward` overwrites their views; in minivae's networks a weight is
+  used once per forward pass, so there is nothing to add, and overwriting saves a pass over the
+  gradient). When a network runs more than once in one step (a prior that runs the encoder on
+  its pseudo-inputs), its first backward pass writes and the later ones add
+  (``accumulate=True``);
+* **accumulated**: parameters that collect gradient from several places (a sigma shared by the
+  likelihood, the noise and the KL; a prior's own parameters) are named in ``accumulate``;
+  :meth:`Params.zero_accumulated`, called at the start of every ``loss_and_grad``, zeroes them,
+  and every contribution is added with ``+=``.
+
+``tests/test_models.py`` holds every model to it: a gradient vector filled with NaN before the
+call must be finite after it, and two calls on the same batch must leave the same gradient.
 """
 from __future__ import annotations
 
@@ -21,7 +41,7 @@ import numpy as np
 
 from .errors import InputTypeError, ValidationError
 
-__all__ = ["Params"]
+__all__ = ["Params", "Scalar"]
 
 
 class Params:
@@ -33,6 +53,9 @@ class Params:
         Name and shape of each parameter, in the order they are laid out in memory.
     dtype : numpy dtype, default float32
         Floating dtype of both vectors. The training path uses float32, gradient checks float64.
+    accumulate : iterable of str
+        Names of the parameters whose gradient is accumulated rather than written by the layer
+        that owns them (see the gradient contract in the module docstring).
 
     Attributes
     ----------
@@ -42,7 +65,7 @@ class Params:
         The gradient of the current loss with respect to ``data``; same layout.
     """
 
-    def __init__(self, shapes: Mapping[str, Iterable[int]], dtype=np.float32):
+    def __init__(self, shapes: Mapping[str, Iterable[int]], dtype=np.float32, accumulate: Iterable[str] = ()):
         if not isinstance(shapes, Mapping):
             raise InputTypeError(f"shapes: expected a mapping of name to shape, got {type(shapes).__name__}")
         try:
@@ -64,6 +87,10 @@ class Params:
             self.slices[name] = slice(offset, offset + n)
             offset += n
         self.size = offset
+        self.accumulated = tuple(accumulate)
+        unknown = [n for n in self.accumulated if n not in self.shapes]
+        if unknown:
+            raise ValidationError(f"accumulate: names no parameter of this layout: {unknown}")
         self.data = np.zeros(offset, dtype=dtype)
         self.grad = np.zeros(offset, dtype=dtype)
         self._views = {n: self.data[s].reshape(self.shapes[n]) for n, s in self.slices.items()}
@@ -101,6 +128,12 @@ class Params:
     def zero_grad(self) -> None:
         self.grad.fill(0)
 
+    def zero_accumulated(self) -> None:
+        """Zero the gradient of the accumulated parameters: the first thing a ``loss_and_grad``
+        does (the written ones are overwritten by their layers' backward passes)."""
+        for name in self.accumulated:
+            self._gviews[name][...] = 0
+
     def copy(self) -> "Params":
         """A new ``Params`` with the same layout and copies of the values (gradient zeroed)."""
         return self.astype(self.dtype)
@@ -116,7 +149,7 @@ class Params:
 
     def astype(self, dtype) -> "Params":
         """A copy in another floating dtype (for example float64 for a gradient check)."""
-        other = Params(self.shapes, dtype)
+        other = Params(self.shapes, dtype, self.accumulated)
         other.data[...] = self.data
         return other
 
@@ -133,3 +166,19 @@ class Params:
             if s.start <= index < s.stop:
                 return name
         raise IndexError(index)
+
+
+class Scalar:
+    """A model part that is one learned number no layer owns (the log sigma of an isotropic
+    posterior): it declares its shape, starts at ``init`` and accumulates its gradient."""
+
+    writes_gradient = False
+
+    def __init__(self, name: str, init: float = 0.0):
+        self.name, self.value = name, float(init)
+
+    def param_shapes(self):
+        return {self.name: (1,)}
+
+    def init(self, params, rng=None):
+        params[self.name][...] = self.value

@@ -130,3 +130,61 @@ def test_training_lowers_the_loss_on_real_mnist(mnist_small):
         model.train_step(x, opt, rng)
     after = model.loss(x, rng=np.random.default_rng(1))["loss"]
     assert before > 500 and after < 0.5 * before
+
+
+# ------------------------------------------------------------------------------------------------
+# The gradient contract (minivae.params): loss_and_grad writes every entry of the gradient, and
+# nothing from an earlier call survives in it.
+# ------------------------------------------------------------------------------------------------
+CONTRACT_MODELS = {
+    "vae": lambda: minivae.VAE(10, 3, (8, 5), dtype="float64"),
+    "vae-separate-perpixel": lambda: minivae.VAE(10, 3, (6,), likelihood="gaussian-perpixel",
+                                                 encoder="separate", dtype="float64"),
+    "vae-isotropic": lambda: minivae.VAE(10, 3, (6,), posterior="isotropic", dtype="float64"),
+    "vae-shared": lambda: minivae.VAE(10, 3, (6,), likelihood="gaussian-learned", posterior="shared",
+                                      dtype="float64"),
+    "vae-sampled-kl": lambda: minivae.VAE(10, 3, (6,), dtype="float64", prior={"name": "normal", "kl": "sampled"}),
+    "vae-clamped": lambda: minivae.VAE(10, 3, (6,), logvar_clamp=0.01, dtype="float64"),
+    "ae": lambda: minivae.AE(10, 3, (6,), likelihood="gaussian-learned", dtype="float64"),
+    "categorical-gumbel": lambda: minivae.models.CategoricalVAE(10, 2, 3, (6,), dtype="float64"),
+    "categorical-st": lambda: minivae.models.CategoricalVAE(10, 2, 3, (6,), estimator="straight-through",
+                                                            dtype="float64"),
+    "categorical-reinforce": lambda: minivae.models.CategoricalVAE(10, 2, 3, (6,), estimator="reinforce",
+                                                                   reinforce_samples=3, dtype="float64"),
+    "categorical-reinforce-running-mean": lambda: minivae.models.CategoricalVAE(
+        10, 2, 3, (6,), estimator="reinforce", likelihood="gaussian-learned", dtype="float64"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACT_MODELS))
+def test_every_model_writes_its_whole_gradient(name, rng):
+    model = CONTRACT_MODELS[name]()
+    x = rng.random((6, 10))
+    eps = model.sample_noise(6, rng) if model.noise_dim else None
+    state = model.training_state()
+    model.params.grad.fill(np.nan)
+    model.loss_and_grad(x, eps)
+    first = model.params.grad.copy()
+    unwritten = [n for n, s in model.params.slices.items() if not np.all(np.isfinite(first[s]))]
+    assert not unwritten, f"{name}: loss_and_grad left these gradients unwritten: {unwritten}"
+    model.load_training_state(state)          # a REINFORCE baseline moves with every call
+    model.params.grad[...] = 1e3              # garbage that must not survive either
+    model.loss_and_grad(x, eps)
+    np.testing.assert_array_equal(model.params.grad, first)
+
+
+def test_a_network_run_twice_in_a_step_accumulates_its_second_backward_pass(rng):
+    """The contract's second half: MLP.backward(accumulate=True) adds to what the first wrote."""
+    from minivae.nn import MLP
+    from minivae.params import Params
+    net = MLP((4, 5, 3), "tanh", prefix="n")
+    P = Params(net.param_shapes(), np.float64)
+    net.init(P, rng)
+    a, b = rng.random((6, 4)), rng.random((2, 4))
+    da, db = rng.standard_normal((6, 3)), rng.standard_normal((2, 3))
+    net.backward(P, net.forward(P, np.vstack([a, b]))[1], np.vstack([da, db]))
+    together = P.grad.copy()
+    P.grad.fill(np.nan)
+    net.backward(P, net.forward(P, a)[1], da)
+    net.backward(P, net.forward(P, b)[1], db, accumulate=True)
+    np.testing.assert_allclose(P.grad, together, rtol=1e-12, atol=1e-14)

@@ -48,3 +48,14 @@ def test_old_checkpoint_resumes(name):
     history = trainer.run(trainer.epoch + 1)
     assert len(history) == trainer.epoch == EXPECTED[name]["epoch"] + 1
     assert np.isfinite(history[-1]["train_nelbo"])
+
+
+def test_old_checkpoint_loads_into_a_model_built_today():
+    """load_into compares configurations: one written before priors were parts has no 'prior'
+    key, which must read as the default N(0, I), not as another model."""
+    import minivae
+    model = minivae.VAE(12, 3, (8,), seed=5)
+    checkpoint.load_into(model, DATA / "checkpoint_v1_vae.npz")
+    assert float(np.sum(model.params.data, dtype=np.float64)) == pytest.approx(EXPECTED["vae"]["params_sum"], abs=0)
+    with pytest.raises(minivae.CheckpointError, match="holds another model: hidden"):
+        checkpoint.load_into(minivae.VAE(12, 3, (9,)), DATA / "checkpoint_v1_vae.npz")

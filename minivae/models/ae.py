@@ -12,7 +12,6 @@ import numpy as np
 
 from ..likelihoods import make_likelihood
 from ..nn import ACTIVATIONS, MLP
-from ..params import Params
 from ..runtime.validation import (check_bool, check_choice, check_data, check_float_dtype, check_int,
                           check_positive_int, check_rng)
 from .base import Model, check_hidden, loss_stats
@@ -48,14 +47,7 @@ class AE(Model):
         self.encoder = MLP((input_dim, *hidden, latent_dim), activation, prefix="enc")
         self.decoder = MLP((latent_dim, *hidden[::-1], self.likelihood.out_dim(input_dim)),
                            activation, prefix="dec")
-        shapes = {**self.encoder.param_shapes(), **self.decoder.param_shapes(),
-                  **self.likelihood.param_shapes()}
-        self.params = Params(shapes, dtype)
-        self._accumulated = [n for n in shapes if not n.endswith((".W", ".b"))]
-        rng = np.random.default_rng(int(seed))
-        self.encoder.init(self.params, rng)
-        self.decoder.init(self.params, rng)
-        self.likelihood.init(self.params)
+        self._init_params([self.encoder, self.decoder, self.likelihood], dtype, seed)
 
     def forward_loss(self, x, eps=None):
         z, _ = self.encoder.forward(self.params, x, reuse=True)
@@ -72,8 +64,7 @@ class AE(Model):
         decoder into dL/dz, then through the encoder. ``batch_size`` as in :meth:`VAE.loss_and_grad`.
         """
         P = self.params
-        for name in self._accumulated:
-            P.g(name)[...] = 0
+        P.zero_accumulated()
         z, enc_cache = self.encoder.forward(P, x, reuse=True)
         out, dec_cache = self.decoder.forward(P, z, reuse=True)
         nll, dout = self.likelihood.nll_and_grad(x, out, P, weight=1.0 / (batch_size or x.shape[0]),

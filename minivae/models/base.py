@@ -11,6 +11,7 @@ import copy
 import numpy as np
 
 from ..errors import InputTypeError, ValidationError
+from ..params import Params
 from ..runtime.validation import check_data, check_positive_int, check_rng
 
 __all__ = ["Model", "check_model", "check_hidden", "loss_stats"]
@@ -54,6 +55,28 @@ class Model:
     """
 
     kind = "model"
+
+    # -- construction ---------------------------------------------------------------------------
+    def _init_params(self, parts, dtype, seed):
+        """Lay out the parameters of ``parts`` (networks, likelihood, prior, ...) one after
+        another in one :class:`~minivae.params.Params` and initialize them in the same order
+        from ``numpy.random.default_rng(seed)``.
+
+        Each part has ``param_shapes()`` and ``init(params, rng)``, and says how its gradient
+        arrives: ``writes_gradient`` True for a network whose backward pass writes it, False
+        for a part whose parameters accumulate it (the gradient contract of
+        :mod:`minivae.params`).
+        """
+        shapes, accumulate = {}, []
+        for part in parts:
+            part_shapes = part.param_shapes()
+            shapes.update(part_shapes)
+            if not part.writes_gradient:
+                accumulate += list(part_shapes)
+        self.params = Params(shapes, dtype, accumulate=accumulate)
+        rng = np.random.default_rng(seed)
+        for part in parts:
+            part.init(self.params, rng)
 
     # -- configuration --------------------------------------------------------------------------
     @property

@@ -46,7 +46,6 @@ from ..estimators import _reinforce_categorical as reinforce_categorical
 from ..logspace import _softmax as softmax
 from ..kl import kl_categorical_uniform, kl_categorical_uniform_backward
 from ..likelihoods import make_likelihood
-from ..params import Params
 from ..nn import ACTIVATIONS, MLP
 from ..runtime.validation import (check_bool, check_choice, check_data, check_finite_float, check_float_dtype,
                           check_int, check_positive_float, check_positive_int, check_rng)
@@ -138,15 +137,7 @@ class CategoricalVAE(Model):
         D, NK = input_dim, self.latent_dim
         self.encoder = MLP((D, *hidden, NK), activation, prefix="enc")
         self.decoder = MLP((NK, *hidden[::-1], self.likelihood.out_dim(D)), activation, prefix="dec")
-        shapes = dict(self.encoder.param_shapes())
-        shapes.update(self.decoder.param_shapes())
-        shapes.update(self.likelihood.param_shapes())
-        self.params = Params(shapes, dtype)
-        self._accumulated = [n for n in shapes if not n.endswith((".W", ".b"))]
-        rng = np.random.default_rng(seed)
-        self.encoder.init(self.params, rng)
-        self.decoder.init(self.params, rng)
-        self.likelihood.init(self.params)
+        self._init_params([self.encoder, self.decoder, self.likelihood], dtype, seed)
 
     # ------------------------------------------------------------------------------------------
     def sample_noise(self, n, rng):
@@ -226,8 +217,7 @@ class CategoricalVAE(Model):
         P = self.params
         B = len(x)
         w = 1.0 / B
-        for name in self._accumulated:
-            P.g(name)[...] = 0
+        P.zero_accumulated()
         logits, enc_cache = self._logits(x)
         kl = kl_categorical_uniform(logits)
         dlogits = kl_categorical_uniform_backward(logits)

@@ -152,7 +152,13 @@ def load_into(model, path):
     """Load a checkpoint's parameters into an existing model of the same architecture."""
     check_model(model)
     ckpt = load(path)
-    mine, theirs = model.get_config(), dict(ckpt.config)
+    mine = model.get_config()
+    try:
+        # through a model, so that settings written before they existed (a checkpoint without
+        # a prior) read as their defaults
+        theirs = build_model(ckpt.config).get_config()
+    except MinivaeError:
+        theirs = dict(ckpt.config)
     diffs = [f"{k}: checkpoint has {theirs.get(k)!r}, model has {mine.get(k)!r}"
              for k in sorted(set(mine) | set(theirs))
              if k not in ("seed", "dtype") and mine.get(k) != theirs.get(k)]

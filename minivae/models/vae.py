@@ -1,6 +1,7 @@
 """The variational autoencoder, with every gradient written out.
 
-Model (lectures 000-004): a prior p(z) = N(0, I) over d latent dimensions, a decoder network
+Model (lectures 000-004): a prior p(z) over d latent dimensions (N(0, I) unless another one of
+:mod:`minivae.priors` is given), a decoder network
 giving p(x | z) (any likelihood of :mod:`minivae.likelihoods`), and an encoder network giving the
 approximate posterior q(z | x). Training maximizes the evidence lower bound
 
@@ -24,6 +25,15 @@ Encoders
 ``"fused"``     one network whose last layer emits [mu, log_var] (one matrix product for both
                 heads: the fast default).
 ``"separate"``  two networks g (the mean) and h (the log-variance), as lecture 004 draws them.
+
+The KL term
+-----------
+With a prior whose KL to a Gaussian has a closed form (N(0, I): lectures 000 and 002) the loss
+uses it. Otherwise the KL is estimated at the reparameterized sample z as -H(q) - log p(z)
+(:mod:`minivae.priors`), and its gradient reaches the encoder through z as well:
+
+    d(-log p(z))/dmu = -d log p/dz,    d(-log p(z))/dlog_var = -d log p/dz * eps * sigma / 2,
+    d(-H)/dlog_var = -1/2  (H = 1/2 sum_i (1 + log 2 pi + log_var_i)).
 """
 from __future__ import annotations
 
@@ -31,11 +41,11 @@ import numpy as np
 
 from ..errors import ValidationError
 from ..estimators import reparameterize, reparameterize_backward
-from ..kl import (kl_diag_normal, kl_diag_normal_backward, kl_isotropic_normal,
-                  kl_isotropic_normal_backward)
+from ..kl import gaussian_entropy
 from ..likelihoods import GaussianLearnedSigma, make_likelihood
 from ..nn import ACTIVATIONS, MLP, Workspace
-from ..params import Params
+from ..params import Scalar
+from ..priors import make_prior
 from ..runtime.validation import (check_bool, check_choice, check_data,
                           check_float_dtype, check_int, check_positive_float, check_positive_int,
                           check_rng)
@@ -48,7 +58,7 @@ ENCODERS = ("fused", "separate")
 
 
 class VAE(Model):
-    """A variational autoencoder with a Gaussian posterior and a standard normal prior.
+    """A variational autoencoder with a Gaussian posterior, a prior p(z) and any likelihood.
 
     Parameters
     ----------
@@ -63,6 +73,9 @@ class VAE(Model):
         Weight of the KL term (beta = 1 is the ELBO; lecture 001's beta-VAE otherwise).
     posterior : {"diagonal", "isotropic", "shared"}
     encoder : {"fused", "separate"}
+    prior : str, dict or :class:`~minivae.priors.Prior`, default "normal"
+        p(z): a name from :data:`minivae.priors.PRIORS`, ``{"name": ..., **options}`` or an
+        instance. The default N(0, I) has the closed-form KL.
     logvar_clamp : float or None
         If set, the encoder's log-variance is clipped to [-c, c] (the gradient is zero where the
         clip is active). A guard against exp(log_var) overflowing early in training at high
@@ -80,7 +93,7 @@ class VAE(Model):
 
     def __init__(self, input_dim=784, latent_dim=20, hidden=(400,), activation="relu",
                  likelihood="bernoulli", beta=1.0, posterior="diagonal", encoder="fused",
-                 logvar_clamp=None, dtype="float32", seed=0):
+                 logvar_clamp=None, dtype="float32", seed=0, prior="normal"):
         input_dim = check_positive_int(input_dim, "input_dim")
         latent_dim = check_positive_int(latent_dim, "latent_dim")
         hidden = check_hidden(hidden)
@@ -96,6 +109,7 @@ class VAE(Model):
         dtype = check_float_dtype(dtype)
         seed = check_int(seed, "seed", minimum=0)
         self.likelihood = make_likelihood(likelihood)
+        self.prior = make_prior(prior)
         if posterior == "shared" and not isinstance(self.likelihood, GaussianLearnedSigma):
             raise ValidationError("posterior='shared' shares sigma with the decoder, so it needs "
                                   f"likelihood='gaussian-learned', got {self.likelihood.name!r}")
@@ -109,7 +123,7 @@ class VAE(Model):
         self.config = dict(input_dim=input_dim, latent_dim=latent_dim, hidden=list(hidden),
                            activation=activation, likelihood=self.likelihood.config(), beta=beta,
                            posterior=posterior, encoder=encoder, logvar_clamp=logvar_clamp,
-                           dtype=dtype.name, seed=seed)
+                           dtype=dtype.name, seed=seed, prior=self.prior.config())
         self.noise_dim = latent_dim
 
         d, D = latent_dim, input_dim
@@ -121,30 +135,20 @@ class VAE(Model):
                              MLP((D, *hidden, d), activation, prefix="enc_h")]
         self.decoder = MLP((d, *hidden[::-1], self.likelihood.out_dim(D)), activation, prefix="dec")
 
-        shapes = {}
-        for net in self.encoders:
-            shapes.update(net.param_shapes())
-        shapes.update(self.decoder.param_shapes())
-        shapes.update(self.likelihood.param_shapes())
-        # Parameters that are not the weights of a linear layer collect gradient from more than
-        # one place (the shared sigma from the KL, the noise and the likelihood), so they are
-        # zeroed and accumulated with += rather than overwritten.
+        # The parameters, in the order of the flat vector: encoder(s), decoder, the likelihood's
+        # (a learned sigma), the isotropic posterior's log sigma, the prior's.
+        parts = [*self.encoders, self.decoder, self.likelihood]
         if posterior == "isotropic":
             self.sigma_name = "enc.log_sigma"
-            shapes[self.sigma_name] = (1,)
+            parts.append(Scalar(self.sigma_name))
         elif posterior == "shared":
-            self.sigma_name = self.likelihood.param_name
+            self.sigma_name = self.likelihood.param_name     # one sigma for p(x|z) and q(z|x)
         else:
             self.sigma_name = None
-        self.params = Params(shapes, dtype)
-        self._accumulated = [n for n in shapes if not n.endswith((".W", ".b"))]
+        self.prior.attach(self)
+        parts.append(self.prior)
+        self._init_params(parts, dtype, seed)
         self.workspace = Workspace()
-
-        rng = np.random.default_rng(seed)
-        for net in self.encoders:
-            net.init(self.params, rng)
-        self.decoder.init(self.params, rng)
-        self.likelihood.init(self.params)
 
     # ------------------------------------------------------------------------------------------
     # Encoder: x -> (mu, log_var)
@@ -200,16 +204,20 @@ class VAE(Model):
     # ------------------------------------------------------------------------------------------
     # The loss and its gradient: one training step of lecture 000
     # ------------------------------------------------------------------------------------------
-    def _kl(self, mu, log_var):
+    def _kl(self, mu, log_var, z=None):
+        """KL(q(z | x) || p(z)) per example: the prior's closed form, or -H(q) - log p(z) at
+        the sample z when it has none."""
+        if not self.prior.closed_form:
+            return -gaussian_entropy(log_var) - self.prior.log_prob(z, self.params)
         if self.posterior == "diagonal":
-            return kl_diag_normal(mu, log_var)
-        return kl_isotropic_normal(mu, self.params[self.sigma_name][0])
+            return self.prior.kl(mu, log_var, self.params)
+        return self.prior.kl_isotropic(mu, self.params[self.sigma_name][0], self.params)
 
     def forward_loss(self, x, eps):
         """Negative ELBO on a batch without gradients (x and eps already validated)."""
         mu, log_var, _ = self._encode(x, reuse=True)
         z, _ = reparameterize(mu, log_var, eps)
-        kl = self._kl(mu, log_var)
+        kl = self._kl(mu, log_var, z)
         out, _ = self.decoder.forward(self.params, z, reuse=True)
         nll = self.likelihood.nll(x, out, self.params, reuse=True)
         return loss_stats(nll, kl, self.beta)
@@ -238,16 +246,18 @@ class VAE(Model):
         P = self.params
         B = x.shape[0]
         w = 1.0 / (batch_size or B)
-        for name in self._accumulated:
-            P.g(name)[...] = 0
+        c = self.beta * w
+        P.zero_accumulated()
 
         # Step 1. Encode the mini-batch: e_phi(X) gives mu and log sigma^2 for every row.
         mu, log_var, enc_state = self._encode(x, reuse=True)
         # Step 2. Sample noise E ~ N(0, I): that is ``eps``, drawn by the caller.
         # Step 3. Noisy embeddings: Z = mu + sigma * E (the reparameterization trick).
         z, std = reparameterize(mu, log_var, eps)
-        # Step 4. KL regularizer: KL(q(z | x) || N(0, I)) per row, in closed form.
-        kl = self._kl(mu, log_var)
+        # Step 4. KL regularizer: KL(q(z | x) || N(0, I)) per row, in closed form (other priors:
+        #         estimated at z, see the module docstring).
+        if self.prior.closed_form:
+            kl = self._kl(mu, log_var)
         # Step 5. Reconstruction term: -log p(x | z) per row, and its gradient wrt the decoder
         #         output (already divided by the batch size).
         out, dec_cache = self.decoder.forward(P, z, reuse=True)
@@ -256,21 +266,30 @@ class VAE(Model):
         #         decoder, then the reparameterization, plus the KL's own derivatives, then the
         #         encoder. The optimizer's step follows in the caller.
         dz = self.decoder.backward(P, dec_cache, dout, reuse=True)
-        dmu, dlog_var = reparameterize_backward(dz, eps, std)
-        kmu, klv = self._kl_backward(mu, log_var)
-        c = self.beta * w
-        dmu = dmu + c * kmu
-        if self.posterior == "diagonal":
-            dlog_var += c * klv
+        if self.prior.closed_form:
+            dmu, dlog_var = reparameterize_backward(dz, eps, std)
+            kmu, klv = self._kl_backward(mu, log_var)
+            dmu = dmu + c * kmu
+            if self.posterior == "diagonal":
+                dlog_var += c * klv
+            else:
+                P.g(self.sigma_name)[0] += c * np.sum(klv)
         else:
-            P.g(self.sigma_name)[0] += c * np.sum(klv)
+            # KL ~ -H(q) - log p(z): -log p(z) reaches mu and log_var through z (the prior adds
+            # its own parameters' share into their gradient), -H(q) has d/dlog_var = -1/2.
+            log_pz, dlogp = self.prior.log_prob_and_grad(z, P, weight=c)
+            kl = -gaussian_entropy(log_var) - log_pz
+            dz -= c * dlogp
+            dmu, dlog_var = reparameterize_backward(dz, eps, std)
+            dlog_var -= 0.5 * c
         self._encode_backward(enc_state, dmu, dlog_var, reuse=True)
         return loss_stats(nll, kl, self.beta)
 
     def _kl_backward(self, mu, log_var):
+        P = self.params
         if self.posterior == "diagonal":
-            return kl_diag_normal_backward(mu, log_var)
-        kmu, ks = kl_isotropic_normal_backward(mu, self.params[self.sigma_name][0])
+            return self.prior.kl_backward(mu, log_var, P)
+        kmu, ks = self.prior.kl_isotropic_backward(mu, P[self.sigma_name][0], P)
         return kmu, np.full(mu.shape[0], ks)
 
     def train_step(self, x, optimizer, rng):
@@ -287,9 +306,14 @@ class VAE(Model):
     # ------------------------------------------------------------------------------------------
     # Using a trained model (lecture 000's "testing stage")
     # ------------------------------------------------------------------------------------------
-    def encode(self, x):
-        """Posterior parameters (mu, log_var), each (N, d), for data x of shape (N, D)."""
-        x = self.check_x(x)
+    def encode(self, x, check=True):
+        """Posterior parameters (mu, log_var), each (N, d), for data x of shape (N, D).
+
+        ``check=False`` skips the validation of x (for callers that validated a whole data set
+        once and encode it in chunks, as :mod:`minivae.evaluate` does).
+        """
+        if check:
+            x = self.check_x(x)
         mu, log_var, _ = self._encode(x)
         return np.array(mu), np.array(log_var)
 
@@ -302,7 +326,7 @@ class VAE(Model):
         return self._generate(check_data(z, name="z", n_features=self.latent_dim, dtype=self.dtype))
 
     def sample(self, n, rng, mean=True):
-        """Generate n examples: z ~ N(0, I), then x = E[x | z] (``mean=True``) or x ~ p(x | z).
+        """Generate n examples: z ~ p(z), then x = E[x | z] (``mean=True``) or x ~ p(x | z).
 
         Lecture 000's testing stage generates with "z ~ N(0, I), x = d(z)", the decoder's mean;
         lecture 004 contrasts generating by the mean with sampling from p(x | z).
@@ -310,5 +334,5 @@ class VAE(Model):
         n = check_positive_int(n, "n")
         rng = check_rng(rng)
         mean = check_bool(mean, "mean")
-        z = rng.standard_normal((n, self.latent_dim)).astype(self.dtype)
+        z = self.prior.sample(n, rng, self.params, self.dtype)
         return self._generate(z, mean, rng)
