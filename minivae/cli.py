@@ -37,12 +37,8 @@ from .models import checkpoint as ckpt_mod
 from . import datasets, plots
 from .errors import DivergenceError, MinivaeError, OutputError
 from .evaluate import active_units, elbo, elbo_multi, importance_sampled_nll
-from .likelihoods import LIKELIHOODS
-from .models import MODELS, build_model
-from .models.categorical import ESTIMATORS
-from .models.vae import ENCODERS, POSTERIORS
-from .nn import ACTIVATIONS
-from .optim import OPTIMIZERS
+from . import options as run_options
+from .models import VAE, build_model
 from .train import EVAL_SEED, Trainer, evaluation_data
 
 __all__ = ["main", "build_parser"]
@@ -61,36 +57,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"minivae: error: {message} (see '{self.prog} --help')\n")
 
 
-def _number(convert, allow_zero, description):
-    """An argparse type: ``convert`` the text, then require a finite value > 0 (>= 0 with
-    ``allow_zero``); the error names what was expected and what was given."""
-    def parse(text):
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {description}, got {text!r}") from None
-        if not (np.isfinite(value) and (value > 0 or (allow_zero and value == 0))):
-            raise argparse.ArgumentTypeError(f"expected {description}, got {text}")
-        return value
-    return parse
-
-
-_positive_int = _number(int, False, "a positive integer")
-_seed = _number(int, True, "a non-negative integer")
-_positive_float = _number(float, False, "a positive finite number")
-_nonneg_float = _number(float, True, "a non-negative finite number")
-
-
-def _decay_factor(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a factor in (0, 1], got {text!r}") from None
-    if not 0 < v <= 1:
-        raise argparse.ArgumentTypeError(f"expected a factor in (0, 1] (1 keeps the learning rate fixed), got {v:g}")
-    return v
-
-
 def build_parser(explicit_only=False):
     """The argument parser. With ``explicit_only`` every ``train`` option defaults to "absent",
     so parsing tells which options the user actually typed (what ``--resume`` must compare)."""
@@ -99,64 +65,28 @@ def build_parser(explicit_only=False):
     sub.required = True
 
     t = sub.add_parser("train", help="train a model and write a checkpoint, metrics and pictures")
-    t.add_argument("--data", default="mnist", choices=sorted(datasets.DATASETS), help="data set (default: mnist)")
-    t.add_argument("--data-dir", default=None, help="folder holding the data sets (default: $MINIVAE_DATA, else ./data)")
-    t.add_argument("--model", default="vae", choices=sorted(MODELS), help="model kind (default: vae)")
-    t.add_argument("--likelihood", default="bernoulli", choices=sorted(LIKELIHOODS), help="decoder likelihood")
-    t.add_argument("--sigma", type=_positive_float, default=None, help="sigma of the fixed-sigma gaussian likelihood")
-    t.add_argument("--laplace-scale", type=_positive_float, default=None, help="scale b of the laplace likelihood")
-    t.add_argument("--latent-dim", "-z", type=_positive_int, default=20, help="latent dimensions (default: 20)")
-    t.add_argument("--hidden", type=_positive_int, nargs="+", default=[400], help="hidden widths (default: 400)")
-    t.add_argument("--activation", default="relu", choices=sorted(ACTIVATIONS))
-    t.add_argument("--beta", type=_nonneg_float, default=1.0, help="weight of the KL term (default: 1)")
-    t.add_argument("--posterior", default="diagonal", choices=POSTERIORS)
-    t.add_argument("--encoder", default="fused", choices=ENCODERS)
-    t.add_argument("--logvar-clamp", type=_positive_float, default=None,
-                   help="clip the encoder's log-variance to [-C, C] (off by default)")
-    c = t.add_argument_group("categorical latents (--model categorical)")
-    c.add_argument("--estimator", default="gumbel", choices=ESTIMATORS,
-                   help="gradient estimator for the encoder (default: gumbel)")
-    c.add_argument("--n-latent", type=_positive_int, default=20, help="categorical variables (default: 20)")
-    c.add_argument("--n-classes", type=_positive_int, default=10, help="classes per variable (default: 10)")
-    c.add_argument("--tau0", type=_positive_float, default=1.0, help="initial temperature (default: 1)")
-    c.add_argument("--tau-min", type=_positive_float, default=0.5, help="lowest temperature (default: 0.5)")
-    c.add_argument("--anneal-rate", type=_nonneg_float, default=1e-4,
-                   help="r in tau = max(tau_min, tau0 exp(-r t)), t = step (default: 1e-4)")
-    c.add_argument("--reinforce-samples", type=_positive_int, default=1,
-                   help="samples of z per example for --estimator reinforce (default: 1)")
-    c.add_argument("--baseline", default=None, choices=["running-mean", "leave-one-out", "none"],
-                   help="REINFORCE baseline (default: leave-one-out with several samples, else running-mean)")
-    t.add_argument("--binarize", default="none", choices=["none", "dynamic", "threshold"],
-                   help="binarize grey-level pixels: fresh draws per batch (dynamic) or at 0.5")
-    t.add_argument("--dequantize", action="store_true",
-                   help="spread each 8-bit grey level k/255 uniformly over [k/256, (k+1)/256], fresh noise "
-                        "per batch (for the continuous likelihoods, whose density is otherwise unbounded)")
-    t.add_argument("--epochs", type=_positive_int, default=None,
-                   help="train until this many epochs are done (default: 10, or the resumed run's)")
-    t.add_argument("--batch-size", type=_positive_int, default=128)
-    t.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate (default: 1e-3)")
-    t.add_argument("--lr-decay", type=_decay_factor, default=1.0,
-                   help="multiply the learning rate by this factor after every epoch (default: 1, fixed)")
-    t.add_argument("--optimizer", default="adam", choices=sorted(OPTIMIZERS))
-    t.add_argument("--seed", type=_seed, default=0)
-    t.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    t.add_argument("--limit", type=_positive_int, default=None, help="use only the first N training examples")
-    t.add_argument("--out", default="runs/latest", help="output folder (default: runs/latest)")
-    t.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its checkpoint (its options are kept)")
-    t.add_argument("--no-download", action="store_true", help="fail instead of downloading missing data")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
-    t.add_argument("--threads", type=_positive_int, default=None,
-                   help="threads of a training step (default: OPENBLAS_NUM_THREADS, else the number of "
-                        "cores); a VAE or AE splits each batch among them")
-    if explicit_only:
-        for action in t._actions:
-            action.default = argparse.SUPPRESS
+    # the options of the run itself: one table, minivae.options.OPTIONS
+    run_options.add_arguments(t, explicit_only=explicit_only)
+    # the options of this command
+    own = [
+        (("--data-dir",), dict(default=None, help="folder holding the data sets (default: $MINIVAE_DATA, else ./data)")),
+        (("--epochs",), dict(type=run_options.positive_int, default=None,
+                             help="train until this many epochs are done (default: 10, or the resumed run's)")),
+        (("--out",), dict(default="runs/latest", help="output folder (default: runs/latest)")),
+        (("--resume",), dict(action="store_true",
+                             help="continue the run in --out from its checkpoint (its options are kept)")),
+        (("--no-download",), dict(action="store_true", help="fail instead of downloading missing data")),
+        (("--no-progress",), dict(action="store_true", help="no progress bar")),
+    ]
+    for names, kw in own:
+        if explicit_only:
+            kw = dict(kw, default=argparse.SUPPRESS)
+        t.add_argument(*names, **kw)
 
     s = sub.add_parser("sample", help="draw samples from a trained model into a PNG grid")
     s.add_argument("checkpoint", help="a checkpoint.npz written by 'minivae train'")
-    s.add_argument("-n", type=_positive_int, default=64, help="number of samples (default: 64)")
-    s.add_argument("--seed", type=_seed, default=0)
+    s.add_argument("-n", type=run_options.positive_int, default=64, help="number of samples (default: 64)")
+    s.add_argument("--seed", type=run_options.seed_int, default=0)
     s.add_argument("--out", default="samples.png", help="PNG file to write (default: samples.png)")
 
     e = sub.add_parser("evaluate", help="bounds and log-likelihood estimates of a trained model on a data set")
@@ -165,13 +95,13 @@ def build_parser(explicit_only=False):
                    help="data set (default: the one the model was trained on)")
     e.add_argument("--data-dir", default=None)
     e.add_argument("--split", default="test")
-    e.add_argument("--seed", type=_seed, default=0)
-    e.add_argument("--limit", type=_positive_int, default=None, help="use only the first N examples")
+    e.add_argument("--seed", type=run_options.seed_int, default=0)
+    e.add_argument("--limit", type=run_options.positive_int, default=None, help="use only the first N examples")
     e.add_argument("--no-download", action="store_true", help="fail instead of downloading missing data")
-    e.add_argument("--k", type=_positive_int, default=None,
+    e.add_argument("--k", type=run_options.positive_int, default=None,
                    help="also estimate -log p(x) by importance sampling with K samples per example "
                         "(papers use K = 5000; takes minutes on the full test set)")
-    e.add_argument("--samples", "-L", type=_positive_int, default=None,
+    e.add_argument("--samples", "-L", type=run_options.positive_int, default=None,
                    help="also estimate the negative ELBO with L samples of z per example")
     e.add_argument("--active-units", action="store_true",
                    help="also count active latent units and print the KL per latent dimension")
@@ -183,55 +113,26 @@ def build_parser(explicit_only=False):
 # commands
 # ------------------------------------------------------------------------------------------------
 #: options of ``train`` that define a run: stored in its checkpoint, fixed when resuming
-RUN_OPTIONS = ("data", "limit", "model", "likelihood", "sigma", "laplace_scale", "latent_dim", "hidden",
-               "activation", "beta", "posterior", "encoder", "logvar_clamp", "binarize", "dequantize",
-               "batch_size", "lr", "lr_decay", "optimizer", "seed", "dtype")
-VAE_ONLY = ("beta", "posterior", "encoder", "logvar_clamp")
-#: options of ``--model categorical`` only; also run options (kept on resume when the run has them)
-CATEGORICAL_ONLY = ("estimator", "n_latent", "n_classes", "tau0", "tau_min", "anneal_rate",
-                    "reinforce_samples", "baseline")
+RUN_OPTIONS = tuple(o.name for o in run_options.by_kind("data", "model", "trainer", cli=True))
 
 
 def _flag(dest):
     return "--" + dest.replace("_", "-")
 
 
-def _likelihood_spec(args):
-    spec = {"name": args.likelihood}
-    if args.sigma is not None:
-        if args.likelihood != "gaussian":
-            raise MinivaeError(f"--sigma: applies to --likelihood gaussian, got --likelihood {args.likelihood}")
-        spec["sigma"] = args.sigma
-    if args.laplace_scale is not None:
-        if args.likelihood != "laplace":
-            raise MinivaeError(f"--laplace-scale: applies to --likelihood laplace, got --likelihood {args.likelihood}")
-        spec["scale"] = args.laplace_scale
-    return spec
+def _run_values(args):
+    """The run's options as typed (or at their defaults), by name."""
+    return {k: getattr(args, k) for k in RUN_OPTIONS}
 
 
 def _model_config(args):
-    if args.model != "vae":
-        given = [_flag(k) for k in VAE_ONLY if k in getattr(args, "explicit", ())]
-        if given:
-            raise MinivaeError(f"{', '.join(given)}: only for --model vae, got --model {args.model}")
-    if args.model != "categorical":
-        given = [_flag(k) for k in CATEGORICAL_ONLY if k in getattr(args, "explicit", ())]
-        if given:
-            raise MinivaeError(f"{', '.join(given)}: only for --model categorical, got --model {args.model}")
-    elif "latent_dim" in getattr(args, "explicit", ()):
+    values = _run_values(args)
+    explicit = getattr(args, "explicit", ())
+    if args.model == "categorical" and "latent_dim" in explicit:
         raise MinivaeError("--latent-dim: the categorical model's code is set by --n-latent and --n-classes, "
                            f"got --latent-dim {args.latent_dim}")
-    cfg = dict(kind=args.model, input_dim=784, latent_dim=args.latent_dim, hidden=args.hidden,
-               activation=args.activation, likelihood=_likelihood_spec(args), dtype=args.dtype, seed=args.seed)
-    if args.model == "vae":
-        cfg.update(beta=args.beta, posterior=args.posterior, encoder=args.encoder, logvar_clamp=args.logvar_clamp)
-    if args.model == "categorical":
-        del cfg["latent_dim"]
-        baseline = args.baseline or ("leave-one-out" if args.reinforce_samples > 1 else "running-mean")
-        cfg.update(n_latent=args.n_latent, n_classes=args.n_classes, estimator=args.estimator,
-                   tau0=args.tau0, tau_min=args.tau_min, anneal_rate=args.anneal_rate,
-                   reinforce_samples=args.reinforce_samples, baseline=baseline)
-    return cfg
+    run_options.check_applicable(values, explicit)
+    return run_options.model_config(values, input_dim=784)
 
 
 def _write_metrics(path, history):
@@ -285,19 +186,22 @@ def _resume(args, ckpt_path):
         raise MinivaeError(f"--resume: no checkpoint at {ckpt_path}; start the run without --resume")
     ck = ckpt_mod.load(ckpt_path)
     saved = ck.state.get("args")
-    if isinstance(saved, dict):
-        saved.setdefault("dequantize", False)     # runs started before the option existed
-    if not isinstance(saved, dict) or any(k not in saved for k in RUN_OPTIONS + ("epochs",)):
+    if not isinstance(saved, dict) or any(k not in saved for k in ("data", "limit", "model", "epochs")):
         raise MinivaeError(f"--resume: {ckpt_path} was not written by 'minivae train' of this version "
                            f"(its run options are missing), so it cannot be resumed")
+    # an option the saved run does not name did not exist then: the run had its default
+    saved = {**run_options.run_defaults(), **saved}
     conflicts = []
-    for k in RUN_OPTIONS + tuple(k for k in CATEGORICAL_ONLY if k in saved):
+    for k in RUN_OPTIONS:
         if k in getattr(args, "explicit", ()) and getattr(args, k) != saved[k]:
             conflicts.append(f"{_flag(k)} {_show(getattr(args, k))} (the run has {_show(saved[k])})")
     if conflicts:
+        may = ", ".join(["--epochs", "--data-dir", "--no-download", "--no-progress"]
+                        + [o.cli_flag for o in run_options.by_kind("session", cli=True)])
+        may = " and ".join(may.rsplit(", ", 1))
         raise MinivaeError(
             f"--resume: {'; '.join(conflicts)}. A resumed run keeps the options it was started with; "
-            f"only --epochs, --data-dir, --no-download, --no-progress and --threads may change. Drop the "
+            f"only {may} may change. Drop the "
             f"conflicting options, or start a new run with another --out")
     x_train, x_test = _load_data(saved["data"], saved["limit"], args)
     trainer = Trainer.from_checkpoint(ck, x_train, x_test, progress=not args.no_progress, threads=args.threads)
@@ -341,14 +245,10 @@ def cmd_train(args):
         if args.batch_size > len(x_train):
             raise MinivaeError(f"--batch-size: expected at most {len(x_train)} (the number of training "
                                f"examples), got {args.batch_size}")
-        trainer = Trainer(model, x_train, x_test, optimizer=args.optimizer, lr=args.lr,
-                          batch_size=args.batch_size, seed=args.seed,
-                          binarize=None if args.binarize == "none" else args.binarize,
-                          dequantize=args.dequantize,
-                          progress=not args.no_progress, lr_decay=args.lr_decay, threads=args.threads)
-        run_args = {k: getattr(args, k) for k in RUN_OPTIONS}
-        if args.model == "categorical":
-            run_args.update({k: getattr(args, k) for k in CATEGORICAL_ONLY})
+        settings = {o.name: run_options.trainer_value(o, getattr(args, o.name))
+                    for o in run_options.by_kind("trainer", "session", cli=True)}
+        trainer = Trainer(model, x_train, x_test, progress=not args.no_progress, **settings)
+        run_args = _run_values(args)
         run_args["epochs"] = epochs
         print(f"training {model!r} on {data} ({len(x_train)} train / {len(x_test)} test) "
               f"for {epochs} epochs into {out}", flush=True)
@@ -404,7 +304,7 @@ def cmd_evaluate(args):
         pixels = "binary"
     x = model.check_x(x)
     wants_latent = args.k or args.samples or args.active_units
-    if wants_latent and not isinstance(model, MODELS["vae"]):
+    if wants_latent and not isinstance(model, VAE):
         raise MinivaeError(f"--k, --samples and --active-units need a VAE; {args.checkpoint} holds a {model.kind}")
     res = elbo(model, x, seed=args.seed, validate=False)
     res.update(data=data, split=args.split, pixels=pixels, bound="single-sample ELBO", units="nats per example")

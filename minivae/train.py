@@ -21,7 +21,8 @@ from . import datasets
 from .errors import CheckpointError, DivergenceError, InputTypeError, ValidationError
 from .evaluate import elbo
 from .models import check_model
-from .optim import OPTIMIZERS, default_threads, make_optimizer
+from . import options as run_options
+from .optim import default_threads, make_optimizer
 from .runtime.parallel import DataParallel
 from .runtime.progress import ProgressBar
 from .runtime.validation import (check_bool, check_choice, check_finite_float, check_int,
@@ -30,8 +31,7 @@ from .runtime.validation import (check_bool, check_choice, check_finite_float, c
 __all__ = ["Trainer", "fit"]
 
 BINARIZE = (None, "dynamic", "threshold")
-#: seed of the one binarization of the test set a dynamically binarized run is evaluated on
-EVAL_SEED = 12345
+EVAL_SEED = run_options.EVAL_SEED
 
 
 def evaluation_data(x, binarize, seed=EVAL_SEED, dequantize=False):
@@ -96,23 +96,18 @@ class Trainer:
         A resumed run continues bit for bit when it uses the same number of threads.
     """
 
-    def __init__(self, model, x_train, x_test=None, optimizer="adam", lr=1e-3, batch_size=128,
-                 seed=0, binarize=None, progress=True, stream=None, eval_seed=EVAL_SEED, verbose=True,
-                 lr_decay=1.0, threads=None, dequantize=False):
+    def __init__(self, model, x_train, x_test=None, **options):
         check_model(model)
-        check_choice(binarize, "binarize", BINARIZE)
-        check_choice(optimizer, "optimizer", OPTIMIZERS)
-        seed = check_int(seed, "seed", minimum=0)
-        eval_seed = check_int(eval_seed, "eval_seed", minimum=0)
-        progress = check_bool(progress, "progress")
-        verbose = check_bool(verbose, "verbose")
-        if stream is not None and not callable(getattr(stream, "write", None)):
-            raise InputTypeError(f"stream: expected a file-like object with write(), got {type(stream).__name__}")
+        settings = run_options.trainer_settings(options)
         self.model = model
         self.x_train = model.check_x(x_train, name="x_train")
-        self.batch_size = check_positive_int(batch_size, "batch_size", maximum=len(self.x_train),
-                                             max_name="the number of training examples")
-        self.dequantize = check_bool(dequantize, "dequantize")
+        #: the trainer and session settings (minivae.options), checked, with their defaults
+        self.settings = settings
+        self.optimizer_name = settings["optimizer"]
+        self.__dict__.update({k: v for k, v in settings.items() if k != "optimizer"})
+        check_positive_int(self.batch_size, "batch_size", maximum=len(self.x_train),
+                           max_name="the number of training examples")
+        binarize = self.binarize
         if self.dequantize and binarize is not None:
             raise ValidationError(f"dequantize: excludes binarize={binarize!r} (dequantized pixels are "
                                   "continuous, binarized ones are 0 or 1)")
@@ -123,27 +118,16 @@ class Trainer:
                                   "probabilities already")
         self.x_test = None
         if x_test is not None:
-            self.x_test = evaluation_data(model.check_x(x_test, name="x_test"), binarize, eval_seed,
+            self.x_test = evaluation_data(model.check_x(x_test, name="x_test"), binarize, self.eval_seed,
                                           dequantize=self.dequantize)
-        self.lr = check_positive_float(lr, "lr")
-        self.lr_decay = check_finite_float(lr_decay, "lr_decay")
-        if not 0 < self.lr_decay <= 1:
-            raise ValidationError(f"lr_decay: expected a factor in (0, 1] (1 keeps the learning rate "
-                                  f"fixed), got {self.lr_decay:g}")
-        self.threads = default_threads() if threads is None else check_positive_int(threads, "threads")
-        self.optimizer = make_optimizer(optimizer, model.params, lr=self.lr,
-                                        **({"threads": self.threads} if optimizer == "adam" else {}))
-        self.optimizer_name = optimizer
+        if self.threads is None:
+            self.threads = default_threads()
+        self.optimizer = make_optimizer(self.optimizer_name, model.params, lr=self.lr,
+                                        **({"threads": self.threads} if self.optimizer_name == "adam" else {}))
         # what runs a step: the model itself, or the model split across threads
         self._stepper = DataParallel(model, self.threads) if DataParallel.usable(model, self.threads) else model
-        self.seed = seed
         self.rng = np.random.default_rng(self.seed)
         self.data_fingerprint = _fingerprint(self.x_train)
-        self.binarize = binarize
-        self.progress = progress
-        self.verbose = verbose
-        self.stream = stream
-        self.eval_seed = eval_seed
         self.epoch = 0
         self.step = 0
         self.history = []
@@ -249,9 +233,9 @@ class Trainer:
     # ------------------------------------------------------------------------------------------
     # What a checkpoint needs to resume bit for bit
     # ------------------------------------------------------------------------------------------
-    #: settings a resumed trainer must share with the one that wrote the checkpoint
-    _SAME = ("optimizer", "lr", "lr_decay", "batch_size", "seed", "binarize", "dequantize", "eval_seed",
-             "n_train", "data_fingerprint")
+    #: settings a resumed trainer must share with the one that wrote the checkpoint: every
+    #: trainer option of minivae.options, and the training data
+    _SAME = tuple(o.name for o in run_options.by_kind("trainer")) + ("n_train", "data_fingerprint")
 
     def state(self) -> dict:
         """Everything besides the parameters and the optimizer's arrays that a resume needs.
@@ -259,13 +243,12 @@ class Trainer:
         JSON-serializable: the random generator's state is a dict of (big) integers, and the
         history a list of dicts of floats, which JSON writes and reads back exactly.
         """
-        return {"epoch": self.epoch, "step": self.step, "history": self.history,
-                "rng": self.rng.bit_generator.state, "seed": self.seed, "lr": self.lr,
-                "lr_decay": self.lr_decay,
-                "batch_size": self.batch_size, "optimizer": self.optimizer_name,
-                "binarize": self.binarize, "dequantize": self.dequantize, "eval_seed": self.eval_seed,
-                "n_train": len(self.x_train), "data_fingerprint": self.data_fingerprint,
-                "model_state": self.model.training_state()}
+        state = {"epoch": self.epoch, "step": self.step, "history": self.history,
+                 "rng": self.rng.bit_generator.state}
+        state.update({o.name: self.settings[o.name] for o in run_options.by_kind("trainer")})
+        state.update({"n_train": len(self.x_train), "data_fingerprint": self.data_fingerprint,
+                      "model_state": self.model.training_state()})
+        return state
 
     def restore(self, state: dict, optimizer_state: dict = None) -> None:
         """Continue from ``state`` (see :meth:`state`) and the optimizer's saved arrays.
@@ -279,8 +262,10 @@ class Trainer:
         if missing:
             raise CheckpointError(f"trainer state: missing {missing}; it cannot be resumed")
         mine = self.state()
-        diffs = [f"{k}: saved {state[k]!r}, this trainer has {mine[k]!r}"
-                 for k in self._SAME if k in state and state[k] != mine[k]]
+        # a setting the saved run does not name did not exist then: it had the default's effect
+        saved = {**_trainer_defaults(), **state}
+        diffs = [f"{k}: saved {saved[k]!r}, this trainer has {mine[k]!r}"
+                 for k in self._SAME if k in saved and saved[k] != mine[k]]
         if diffs:
             raise ValidationError("cannot resume with other settings or data than the saved run: "
                                   + "; ".join(diffs))
@@ -317,7 +302,7 @@ class Trainer:
         batch_size, seed, binarize, dequantize, eval_seed); ``options`` may set ``progress``, ``verbose``,
         ``stream`` and ``threads``. ``x_train`` must be the data the run was trained on (checked).
         """
-        allowed = {"progress", "verbose", "stream", "threads"}
+        allowed = set(run_options.SESSION)
         if set(options) - allowed:
             raise ValidationError(f"options: a resumed trainer takes its settings from the checkpoint; "
                                   f"only {sorted(allowed)} may be given, got {sorted(set(options) - allowed)}")
@@ -328,10 +313,8 @@ class Trainer:
         if missing:
             raise CheckpointError(f"checkpoint {ck.path}: no trainer state {missing}; it was not "
                                   f"written by a Trainer and cannot be resumed")
-        trainer = cls(ck.build_model(), x_train, x_test, optimizer=st["optimizer"], lr=st["lr"],
-                      batch_size=st["batch_size"], seed=st["seed"], binarize=st["binarize"],
-                      eval_seed=st["eval_seed"], lr_decay=st.get("lr_decay", 1.0),
-                      dequantize=st.get("dequantize", False), **options)
+        saved = {**_trainer_defaults(), **{o.name: st[o.name] for o in run_options.by_kind("trainer") if o.name in st}}
+        trainer = cls(ck.build_model(), x_train, x_test, **saved, **options)
         trainer.restore(st, ck.optimizer)
         return trainer
 
@@ -358,6 +341,11 @@ class _GuardedOptimizer:
         tr.optimizer.step(also)
 
 
+def _trainer_defaults():
+    """The trainer options at their defaults, as the Trainer holds them (binarize None)."""
+    return {o.name: run_options.trainer_value(o, o.default) for o in run_options.by_kind("trainer")}
+
+
 def _fingerprint(x):
     """A cheap identity of a training set: its shape and a hash of up to 256 evenly spaced rows
     plus the total (so a resume on other data is caught without hashing all of it)."""
@@ -367,16 +355,14 @@ def _fingerprint(x):
     return h.hexdigest()[:16]
 
 
-def fit(model, x_train, x_test=None, *, epochs=10, batch_size=128, lr=1e-3, optimizer="adam",
-        seed=0, binarize=None, progress=True, verbose=None, on_epoch_end=None, lr_decay=1.0, threads=None,
-        dequantize=False):
+def fit(model, x_train, x_test=None, *, epochs=10, on_epoch_end=None, **options):
     """Train ``model`` for ``epochs`` passes over ``x_train``; return the metrics history.
 
-    See :class:`Trainer` for the arguments; ``verbose`` defaults to ``progress``.
+    ``options`` are the Trainer's (:class:`Trainer`, :data:`minivae.options.OPTIONS`);
+    ``verbose`` defaults to ``progress``.
     """
     epochs = check_positive_int(epochs, "epochs")
-    trainer = Trainer(model, x_train, x_test, optimizer=optimizer, lr=lr, batch_size=batch_size,
-                      seed=seed, binarize=binarize, progress=progress,
-                      verbose=progress if verbose is None else verbose, lr_decay=lr_decay, threads=threads,
-                      dequantize=dequantize)
+    if options.get("verbose") is None:
+        options["verbose"] = options.get("progress", True)
+    trainer = Trainer(model, x_train, x_test, **options)
     return trainer.run(epochs, on_epoch_end=on_epoch_end)
