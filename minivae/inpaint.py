@@ -24,6 +24,7 @@ import numpy as np
 
 from .errors import ValidationError
 from .estimators import reparameterize
+from .models import VAE
 from .runtime.validation import check_finite_float, check_image_shape, check_positive_int, check_rng
 
 __all__ = ["inpaint", "region_mask"]
@@ -90,8 +91,6 @@ def inpaint(model, x, observed, n_samples=4, n_steps=50, rng=None, fill=0.5):
     -------
     (N, n_samples, D) array: completions; ``out[i, k][observed[i]] == x[i][observed[i]]``.
     """
-    from .models import VAE
-
     if not isinstance(model, VAE):
         raise ValidationError(f"model: expected a minivae.VAE (inpainting samples z from q(z | x)), "
                               f"got {type(model).__name__}")

@@ -229,7 +229,7 @@ def test_the_trainer_picks_the_step(monkeypatch):
     if blas.available():
         tr = Trainer(minivae.VAE(12, 3, (7,)), x, batch_size=4, threads=2, progress=False)
         assert isinstance(tr._stepper, DataParallel) and tr._stepper.threads == 2
-    monkeypatch.setattr(blas, "_libraries", [])           # a BLAS whose thread count cannot be set
+    monkeypatch.setattr(blas, "_controllers", [])         # a BLAS whose thread count cannot be set
     vae2 = minivae.VAE(12, 3, (7,))
     assert Trainer(vae2, x, batch_size=4, threads=2, progress=False)._stepper is vae2
     with pytest.raises(minivae.ValidationError, match="cannot set the thread count"):

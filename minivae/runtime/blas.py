@@ -14,85 +14,38 @@ second after each product, a core the other Python thread needed. So the data-pa
 the count once, from the thread that starts the parts, before any part starts, and restores it
 after the last part has finished (:func:`threads`).
 
-This module finds the OpenBLAS that NumPy loaded (and SciPy's, if loaded) and calls its
-``openblas_get_num_threads`` / ``openblas_set_num_threads`` through :mod:`ctypes` (the wheels'
-copies carry a ``scipy_`` prefix and a ``64_`` suffix). Where it cannot (another BLAS, a
-platform where the library is not found), :func:`available` is False and minivae trains with
-the BLAS's own threads instead.
+The BLAS libraries of the process (NumPy's OpenBLAS, and SciPy's if it is loaded by then) are
+found once, and their counts read and set, through threadpoolctl, the library scikit-learn
+relies on for the same job. What minivae keeps of its own is what threadpoolctl leaves to the
+caller: blocks that
+overlap from several threads (:func:`threads`). threadpoolctl lets only one "controlling" thread
+change a process-wide count and silently ignores the others; minivae serializes every change
+under its own lock and hands control to the thread that makes it. Where no BLAS is found whose
+count can be set, :func:`available` is False and minivae trains with the BLAS's own threads.
 """
 from __future__ import annotations
 
-import ctypes
-import glob
-import os
 import threading
 from contextlib import contextmanager
 
-import numpy as np
+import numpy  # noqa: F401  (the BLAS to control is NumPy's: loaded before it is looked for)
+from threadpoolctl import ThreadpoolController
 
-__all__ = ["available", "get_threads", "set_threads", "threads"]
+__all__ = ["available", "get_threads", "set_threads", "threads", "info"]
 
-_PREFIXES = ("", "scipy_")
-_SUFFIXES = ("", "64_", "_64")
-_libraries = None
+_controllers = None
 # the blocks inside threads() now, oldest first, and the counts the process had before the first
 _lock = threading.Lock()
 _active = []
 _before = None
 
 
-def _candidate_paths():
-    """Shared libraries whose name says OpenBLAS: those mapped into this process (Linux), then
-    those a NumPy wheel ships beside the package."""
-    seen = []
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                path = line.rsplit(" ", 1)[-1].strip()
-                if "openblas" in os.path.basename(path).lower() and os.path.isabs(path):
-                    path = os.path.realpath(path)
-                    if path not in seen:
-                        seen.append(path)
-    except OSError:
-        pass
-    root = os.path.dirname(np.__file__)
-    for folder in (os.path.join(root, os.pardir, "numpy.libs"), os.path.join(root, ".dylibs")):
-        for path in sorted(glob.glob(os.path.join(folder, "*openblas*"))):
-            path = os.path.realpath(path)
-            if path not in seen:
-                seen.append(path)
-    return seen
-
-
-def _getter_and_setter(lib):
-    """The library's (get, set) pair of thread-count functions, or None."""
-    for prefix in _PREFIXES:
-        for suffix in _SUFFIXES:
-            try:
-                get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}")
-                put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}")
-            except AttributeError:
-                continue
-            get.argtypes, get.restype = [], ctypes.c_int
-            put.argtypes, put.restype = [ctypes.c_int], None
-            return get, put
-    return None
-
-
 def _load():
-    """The (get, set) pairs of every OpenBLAS found (NumPy's and, if loaded, SciPy's)."""
-    global _libraries
-    if _libraries is None:
-        found = []
-        for path in _candidate_paths():
-            try:
-                pair = _getter_and_setter(ctypes.CDLL(path))
-            except OSError:
-                continue
-            if pair is not None:
-                found.append(pair)
-        _libraries = found
-    return _libraries
+    """threadpoolctl's controllers of the BLAS libraries loaded in this process (found once)."""
+    global _controllers
+    if _controllers is None:
+        _controllers = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _controllers
 
 
 def available() -> bool:
@@ -100,17 +53,23 @@ def available() -> bool:
     return bool(_load())
 
 
-def _libraries_or_raise():
-    libraries = _load()
-    if not libraries:
+def info() -> list:
+    """What threadpoolctl reports of each BLAS: library, version, kernel ("architecture"),
+    threads (for benchmarks to print beside their figures)."""
+    return [c.info() for c in _load()]
+
+
+def _controllers_or_raise():
+    controllers = _load()
+    if not controllers:
         raise RuntimeError("the BLAS NumPy uses does not let minivae set its thread count "
-                           "(no OpenBLAS with openblas_set_num_threads was found)")
-    return libraries
+                           "(threadpoolctl found no BLAS library whose threads it can limit)")
+    return controllers
 
 
 def get_threads() -> int:
     """The thread count of NumPy's BLAS (for the whole process)."""
-    return _libraries_or_raise()[0][0]()
+    return _controllers_or_raise()[0].get_num_threads()
 
 
 def set_threads(n: int) -> int:
@@ -118,9 +77,10 @@ def set_threads(n: int) -> int:
 
     Raises RuntimeError when :func:`available` is False.
     """
-    libraries = _libraries_or_raise()
-    previous = libraries[0][0]()
-    _apply([int(n)] * len(libraries), libraries)
+    controllers = _controllers_or_raise()
+    with _lock:
+        previous = controllers[0].get_num_threads()
+        _apply([int(n)] * len(controllers), controllers)
     return previous
 
 
@@ -137,21 +97,28 @@ def threads(n: int):
     had set, and leave it set for good.)
     """
     global _before
-    libraries = _libraries_or_raise()
+    controllers = _controllers_or_raise()
     token = object()
     with _lock:
         if not _active:
-            _before = [get() for get, _ in libraries]
+            _before = [c.get_num_threads() for c in controllers]
         _active.append((token, int(n)))
-        _apply([int(n)] * len(libraries), libraries)
+        _apply([int(n)] * len(controllers), controllers)
     try:
         yield
     finally:
         with _lock:
             _active[:] = [entry for entry in _active if entry[0] is not token]
-            _apply([_active[-1][1]] * len(libraries) if _active else _before, libraries)
+            _apply([_active[-1][1]] * len(controllers) if _active else _before, controllers)
 
 
-def _apply(counts, libraries):
-    for (_, put), count in zip(libraries, counts):
-        put(count)
+def _apply(counts, controllers):
+    """Set each library's count (under ``_lock``), from whichever thread asks."""
+    for controller, count in zip(controllers, counts):
+        # threadpoolctl (>= 3.6) ignores a process-wide count set from a thread other than the
+        # first that set one; minivae's lock already serializes the changes, so hand control
+        # to this thread
+        clear = getattr(type(controller), "clear_controlling_thread", None)
+        if clear is not None:
+            clear(force=True)
+        controller.set_num_threads(count)

@@ -1,14 +1,29 @@
-"""A small text progress bar, so minivae needs no extra dependency for one.
+"""The progress bar of a training epoch, drawn by tqdm.
 
-On a terminal it redraws one line in place; when output goes to a file or a pipe (a CI log, a
-notebook) it prints a plain line a few times per pass instead of hundreds of carriage returns.
+minivae used to draw its own bar; tqdm is what Python users know and what notebook front ends
+draw as a widget, so the bar is tqdm's (a notebook widget when the bar goes to a notebook's
+standard error and ipywidgets is installed, text otherwise). What this module adds is the
+trainer's view of it: the running loss, reconstruction and KL shown beside the bar, and, when
+the output is not a terminal (a log file, a CI run), a redraw only at every quarter of the pass
+rather than ten times a second.
 """
 from __future__ import annotations
 
+import importlib.util
 import sys
-import time
+
+from tqdm import tqdm as _text_tqdm
 
 __all__ = ["ProgressBar"]
+
+
+def _bar_class(stream):
+    """tqdm's notebook widget for a notebook's own standard error (when ipywidgets can draw
+    it), its text bar everywhere else."""
+    if stream is sys.stderr and "ipykernel" in sys.modules and importlib.util.find_spec("ipywidgets"):
+        from tqdm.notebook import tqdm as notebook_tqdm     # optional: needs ipywidgets
+        return notebook_tqdm
+    return _text_tqdm
 
 
 class ProgressBar:
@@ -22,24 +37,21 @@ class ProgressBar:
         Label in front of the bar.
     stream : file, default sys.stderr
     enabled : bool
-        False turns every method into a no-op.
-    width : int
-        Characters of the bar itself.
+        False turns every method into a no-op (and draws nothing).
     """
 
-    def __init__(self, total, desc="", stream=None, enabled=True, width=24, min_interval=0.1):
-        self.total = max(int(total), 1)
-        self.desc = desc
-        self.stream = stream if stream is not None else sys.stderr
+    def __init__(self, total, desc="", stream=None, enabled=True):
         self.enabled = enabled
-        self.width = width
-        self.n = 0
-        self.start = time.perf_counter()
-        self.postfix = {}
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.min_interval = min_interval if self.tty else None
-        self._last = 0.0
-        self._next_plain = 0.25
+        self._bar = None
+        if not enabled:
+            return
+        stream = stream if stream is not None else sys.stderr
+        tty = bool(getattr(stream, "isatty", lambda: False)())
+        total = max(int(total), 1)
+        self._bar = _bar_class(stream)(
+            total=total, desc=desc, file=stream, unit="batch", leave=True, dynamic_ncols=tty,
+            # a log file gets four redraws a pass, a terminal up to ten a second
+            mininterval=0.1 if tty else 0.0, miniters=None if tty else max(1, total // 4))
 
     def __enter__(self):
         return self
@@ -49,36 +61,15 @@ class ProgressBar:
         return False
 
     def update(self, n=1, **postfix):
-        if not self.enabled:
+        """Advance by ``n`` steps; ``postfix`` (name=value) is shown after the bar."""
+        if self._bar is None:
             return
-        self.n += n
-        self.postfix.update(postfix)
-        now = time.perf_counter()
-        if self.tty:
-            if now - self._last >= self.min_interval or self.n >= self.total:
-                self._last = now
-                self.stream.write("\r" + self._line(now))
-                self.stream.flush()
-        elif self.n / self.total >= self._next_plain and self.n < self.total:
-            self._next_plain += 0.25
-            self.stream.write(self._line(now) + "\n")
-            self.stream.flush()
-
-    def _line(self, now):
-        frac = min(self.n / self.total, 1.0)
-        filled = int(round(frac * self.width))
-        bar = "#" * filled + "-" * (self.width - filled)
-        elapsed = now - self.start
-        rate = self.n / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - self.n) / rate if rate > 0 else 0.0
-        post = " ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in self.postfix.items())
-        return (f"{self.desc} [{bar}] {self.n}/{self.total} {elapsed:5.1f}s<{eta:4.1f}s "
-                f"{rate:6.1f} it/s {post}").rstrip()
+        if postfix:
+            self._bar.set_postfix_str(" ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
+                                               for k, v in postfix.items()), refresh=False)
+        self._bar.update(n)
 
     def close(self):
-        if not self.enabled:
-            return
-        line = self._line(time.perf_counter())
-        self.stream.write(("\r" + line + "\n") if self.tty else (line + "\n"))
-        self.stream.flush()
-        self.enabled = False
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
