@@ -89,7 +89,8 @@ def main(argv=None):
     p.add_argument("--resolution", type=int, default=sprites.DEFAULT_RESOLUTION)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=64, help="FactorVAE: examples per vote")
-    p.add_argument("--votes", type=int, default=800, help="FactorVAE: training and eval votes each")
+    p.add_argument("--train-votes", type=int, default=10000, help="FactorVAE: votes that train the classifier")
+    p.add_argument("--eval-votes", type=int, default=5000, help="FactorVAE: votes that score it")
     p.add_argument("--bins", type=int, default=20, help="MIG: bins per code dimension")
     args = p.parse_args(argv)
 
@@ -117,10 +118,10 @@ def main(argv=None):
         "random N(0, I), 10 dims": lambda xb: code_rng.standard_normal((len(xb), 10)),
         "random linear map of pixels, 10 dims": lambda xb: xb.astype(np.float64) @ projection,
     }
-    settings = dict(batch_size=args.batch_size, n_train=args.votes, n_eval=args.votes,
+    settings = dict(batch_size=args.batch_size, n_train=args.train_votes, n_eval=args.eval_votes,
                     n_bins=args.bins, rng=args.seed)
-    print(f"\nsettings: FactorVAE batch_size L={args.batch_size}, {args.votes} training and "
-          f"{args.votes} eval votes, collapse threshold 0.05, seed {args.seed}; "
+    print(f"\nsettings: FactorVAE batch_size L={args.batch_size}, {args.train_votes} training and "
+          f"{args.eval_votes} eval votes, collapse threshold 0.05, seed {args.seed}; "
           f"MIG {args.bins} equal-width bins; chance for FactorVAE = 1/5")
     print(f"{'encoder':40s} {'FactorVAE':>9s} {'(train)':>8s} {'active':>6s} {'MIG':>7s}   "
           "MIG per factor")

@@ -472,9 +472,8 @@ def _read_cache(path, resolution, sizes):
         with np.load(path, allow_pickle=False) as f:
             meta = json.loads(str(f["meta"]))
             counts, values, indices = f["counts"], f["values"], f["indices"]
-    except (OSError, ValueError, KeyError, EOFError) as exc:
-        raise DataFileError(f"{path}: cannot be read as a sprites cache ({exc})") from exc
-    except Exception as exc:       # a damaged zip raises zipfile.BadZipFile and others
+    except Exception as exc:
+        # a damaged file can fail anywhere in zip, npy or json parsing, with any of their errors
         raise DataFileError(f"{path}: cannot be read as a sprites cache ({type(exc).__name__}: {exc})") from exc
     expected = _meta(resolution, sizes)
     stored = {k: meta.get(k) for k in expected}

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minivae.disentanglement import encode_all, factor_labels, factorvae_score, mig, score_encoder
+from minivae.disentanglement import (_VoteSampler, encode_all, factor_labels, factorvae_score, mig,
+                                     score_encoder)
 from minivae.errors import InputTypeError, ValidationError
 from minivae.sprites import generate
 
@@ -141,7 +142,8 @@ def test_a_small_rotation_lowers_mig_but_not_factorvae():
 def test_permuting_code_dimensions_changes_neither(seed, perm_seed):
     codes = noisy_mix(seed)
     perm = np.random.default_rng(perm_seed).permutation(5)
-    a, b = factorvae_score(codes, F, n_eval=400, rng=seed), factorvae_score(codes[:, perm], F, n_eval=400, rng=seed)
+    a = factorvae_score(codes, F, n_train=1000, n_eval=400, rng=seed)
+    b = factorvae_score(codes[:, perm], F, n_train=1000, n_eval=400, rng=seed)
     assert a["score"] == b["score"] and a["train_accuracy"] == b["train_accuracy"]
     assert [a["classifier"][j] for j in perm] == b["classifier"]
     ma, mb = mig(codes, F), mig(codes[:, perm], F)
@@ -157,7 +159,8 @@ def test_scaling_a_code_dimension_changes_neither(seed, dim, factor):
     codes = noisy_mix(seed)
     scaled = codes.copy()
     scaled[:, dim] *= factor
-    a, b = factorvae_score(codes, F, n_eval=400, rng=seed), factorvae_score(scaled, F, n_eval=400, rng=seed)
+    a = factorvae_score(codes, F, n_train=1000, n_eval=400, rng=seed)
+    b = factorvae_score(scaled, F, n_train=1000, n_eval=400, rng=seed)
     assert a["score"] == b["score"] and a["classifier"] == b["classifier"]
     assert mig(codes, F)["score"] == pytest.approx(mig(scaled, F)["score"], abs=1e-12)
 
@@ -188,6 +191,19 @@ def test_single_valued_factor_is_excluded():
     assert fv["score"] == factorvae_score(codes, F, rng=1)["score"]
     assert m["score"] == pytest.approx(mig(codes, F)["score"], abs=1e-12)
     assert all(row[5] is None for row in m["mutual_information"])
+
+
+def test_votes_in_slices_equal_votes_at_once():
+    labels, n_values = factor_labels(F)
+    sampler = _VoteSampler(labels, n_values)
+    z = noisy_mix(0)
+    whole = sampler.votes(z, 300, 64, np.random.default_rng(7))
+    sliced = sampler.votes(z, 300, 64, np.random.default_rng(7), max_values=64 * 5 * 7)
+    assert np.array_equal(whole[0], sliced[0]) and np.array_equal(whole[1], sliced[1])
+    # each vote's batch shares the value of the vote's factor
+    rng = np.random.default_rng(8)
+    dims, k = sampler.votes(labels.astype(np.float64), 200, 16, rng)
+    assert np.array_equal(dims, k)      # the fixed factor's own column has variance 0
 
 
 def test_factor_values_or_indices_give_the_same_labels():
