@@ -20,12 +20,14 @@ Resolution and grid
 -------------------
 dSprites is 3 x 6 x 40 x 32 x 32 = 737,280 images of 64 x 64 pixels: too many to train on in
 minutes with two CPU cores. The default here is 32 x 32 pixels and 3 x 4 x 8 x 8 x 8 = 6,144
-images (25 MB as float32): an epoch of a 1024-400-10 MLP VAE over them is a few seconds in NumPy,
-and every factor still has enough values (at least 3) for the metrics of
-:mod:`minivae.disentanglement` to tell a factor captured from one ignored. At scale 1 a shape
-fits in a disc of radius resolution / 4 (8 pixels), at scale 0.5 in one of 4 pixels, which is
-the smallest that still shows a heart's notch and an ellipse's axes. The resolution and every
-count can be changed through the arguments.
+images (25 MB as float32): an epoch of minivae's 1024-400-10 MLP VAE over the 5,530 training
+images takes about a second on two CPU cores (batch 64), and every factor still has enough
+values (at least 3) for the metrics of :mod:`minivae.disentanglement` to tell a factor captured
+from one ignored. At scale 1 a shape fits in a disc of radius resolution / 4 (8 pixels), at
+scale 0.5 in one of 4 pixels: small, yet the three shapes and the ellipse's axis stay apart
+(``benchmarks/sprites_preview.py`` draws them). Below a radius of 2 pixels they would not, so
+resolutions under 16 are refused. The resolution and every count can be changed through the
+arguments.
 
 Positions step by whole pixels: the centre moves over the middle half of the image (so a sprite
 of any scale and orientation stays inside it), in steps of ``floor(span / (n - 1))`` pixels,
@@ -61,16 +63,17 @@ the origin (so that rotating it does not move it) and mirror-symmetric about the
 A pixel's value is the fraction of its 4 x 4 sample points (at the centres of a 4 x 4
 subdivision of the pixel) that fall inside the shape, scaled by ``scale * resolution / 4``,
 rotated by ``orientation`` and centred at (x, y): anti-aliased coverage, one of the 17 values
-k / 16, which float32 holds exactly. Anti-aliased rather than binary because at 32 pixels a small
-sprite turned by one step (11.25 degrees) or a binary edge would change by whole pixels or not
-at all; coverage changes smoothly with the geometry. The values lie in [0, 1], so the Bernoulli
-likelihood applies as to grey-level MNIST (threshold at 0.5 for binary data).
+k / 16, which float32 holds exactly. Anti-aliased rather than binary because at 32 pixels a
+binary image of a small sprite changes only where an edge crosses a pixel centre: a turn by one
+step (11.25 degrees) may flip a few pixels or none, so the image would follow the factor in
+jumps; coverage follows it in steps of 1/16 of a pixel. The values lie in [0, 1], so the
+Bernoulli likelihood applies as to grey-level MNIST (threshold at 0.5 for binary data).
 
 Determinism
 -----------
-No randomness goes into the images. Geometry is float64 and uses only +, -, *, / and sqrt,
-which IEEE 754 rounds the same way on every machine, apart from the cosine and sine of the
-orientation, whose last bits may differ between math libraries; they are rounded to multiples of
+No randomness goes into the images. The geometry is float64 and uses only +, -, *, /, absolute
+values and comparisons (sqrt and pi only in constants), which IEEE 754 makes the same on every
+machine, apart from the cosine and sine of the orientation, whose last bits may differ between math libraries; they are rounded to multiples of
 2^-40 first, which absorbs such differences. Coverage is an exact count. The same call gives the
 same bytes anywhere (``tests/test_sprites.py`` pins a SHA-256).
 
@@ -108,7 +111,7 @@ from .runtime.validation import check_array, check_choice, check_positive_int
 
 __all__ = ["FACTOR_NAMES", "SHAPES", "DEFAULT_GRID", "DEFAULT_RESOLUTION", "SUPERSAMPLE",
            "SpriteData", "grid_values", "render", "generate", "load_sprites", "split_indices",
-           "cache_path"]
+           "cache_path", "UNIT_AREAS"]
 
 #: The five factors, in the order of the columns of ``values`` and ``indices``.
 FACTOR_NAMES = ("shape", "scale", "orientation", "x", "y")
@@ -277,6 +280,17 @@ def render(values, resolution=DEFAULT_RESOLUTION):
     -------
     ndarray of float32, shape (N, resolution * resolution)
         Coverage k / 16 of each pixel, rows of the image one after the other.
+
+    Notes
+    -----
+    A sample point at column position s_x and row position s_y (pixels) is inside the sprite if
+    the point (p, q) of the shape's own coordinates that lands there is inside the shape:
+
+        u = s_x - x,   v = y - s_y                       (v points up on the screen)
+        p = ( cos(theta) u + sin(theta) v) / rho
+        q = (-sin(theta) u + cos(theta) v) / rho,        rho = scale * resolution / 4,
+
+    the rotation by -theta undoing the sprite's counter-clockwise turn by theta.
     """
     resolution = _check_resolution(resolution)
     values = check_array(values, "values", ndim=2)
