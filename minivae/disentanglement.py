@@ -54,11 +54,13 @@ disentanglement_lib does (Chen et al. estimate it from q(z|x) instead), so
 
     I(c_j; v_k) = sum_{b, v} p(b, v) log [p(b, v) / (p(b) p(v))],   H(v_k) = -sum_v p(v) log p(v)
 
-in nats, from counts over the n examples. MIG is 1 when each factor is read from one dimension
-alone (at most ``n_bins`` equally spaced values per factor keep distinct values in distinct
-bins) and near 0 for codes independent of the factors; its finite-sample bias is about
-(n_bins - 1)(n_v - 1) / (2 n) nats for both dimensions alike, so it mostly cancels in the gap.
-With a single code dimension the second largest information is taken as 0.
+in nats, from counts over the n examples (computed as H(b) + H(v) - H(b, v), the same sum).
+MIG is 1 when each factor is a function of one code dimension and every other dimension is
+independent of it, as for the true factors of a full grid (at most ``n_bins`` equally spaced
+values of a factor fall in distinct bins). It is near 0 for codes independent of the factors:
+the estimate of each such I(c_j; v_k) is biased upwards by about (n_bins - 1)(n_v - 1) / (2 n)
+nats, the same for every such dimension, so the bias mostly cancels in the gap. With a single
+code dimension the second largest information is taken as 0.
 """
 from __future__ import annotations
 
@@ -175,8 +177,10 @@ def encode_all(encode, x, batch_size=1024):
         xb = x[start:start + batch_size]
         c = np.asarray(encode(xb))
         if c.ndim != 2 or c.shape[0] != len(xb):
+            hint = (" (a pair such as a VAE's encode() -> (mu, log_var)? pass model.embed, the "
+                    "posterior mean)" if c.ndim == 3 and c.shape[0] == 2 else "")
             raise ValidationError(f"encode: expected an array of shape ({len(xb)}, d) for {len(xb)} "
-                                  f"rows, got shape {c.shape}")
+                                  f"rows, got shape {c.shape}{hint}")
         if parts and c.shape[1] != parts[0].shape[1]:
             raise ValidationError(f"encode: returned {c.shape[1]} code dimensions, earlier "
                                   f"{parts[0].shape[1]}")

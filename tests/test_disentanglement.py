@@ -320,5 +320,7 @@ def test_other_bad_arguments():
         encode_all("encoder", np.zeros((3, 2)))
     with pytest.raises(ValidationError, match=r"encode: expected an array of shape \(3, d\)"):
         encode_all(lambda xb: xb[:1], np.zeros((3, 2)))
+    with pytest.raises(ValidationError, match=r"got shape \(2, 3, 2\) \(a pair .*model\.embed"):
+        encode_all(lambda xb: (xb, xb), np.zeros((3, 2)))
     with pytest.raises(InputTypeError, match="x: expected floating-point"):
         encode_all(lambda xb: xb, np.zeros((3, 2), dtype=np.uint8))
