@@ -1,7 +1,7 @@
 """Sprites at a glance, and the two disentanglement metrics on encoders whose answer is known.
 
     python benchmarks/sprites_preview.py                       # writes sprites_preview.png
-    python benchmarks/sprites_preview.py --out /tmp/s.png --resolution 48
+    python benchmarks/sprites_preview.py --out preview48.png --resolution 48
 
 The picture: one row per factor. Each row starts from the same sprite (a heart, scale index 2,
 orientation index 2, position in the middle) and steps that one factor through its grid values;
