@@ -30,7 +30,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from minivae import disentanglement, sprites  # noqa: E402
+from minivae import disentanglement  # noqa: E402
+from minivae.datasets import sprites  # noqa: E402
 from minivae.runtime.files import atomic_write  # noqa: E402
 
 FORMATS = {"shape": "{:.0f} ({})", "scale": "{:.3g}", "orientation": "{:.1f} deg",

@@ -151,9 +151,10 @@ def _write_metrics(path, history):
 
 def _pictures(model, x_test, out, seed):
     rng = np.random.default_rng(seed)
-    plots.save(plots.image_grid(model.sample(64, rng), nrow=8, title="samples from the prior"),
+    shape = plots.square_shape(model.input_dim)
+    plots.save(plots.image_grid(model.sample(64, rng), nrow=8, title="samples from the prior", shape=shape),
                out / "samples.png")
-    plots.save(plots.reconstruction_figure(model, x_test[:32], ncol=8,
+    plots.save(plots.reconstruction_figure(model, x_test[:32], ncol=8, shape=shape,
                                            title="test images (odd rows), reconstructions (even rows)"),
                out / "reconstructions.png")
 
@@ -177,7 +178,7 @@ def _load_data(data, limit, args):
     test = datasets.load(data, "test", root=args.data_dir, download=download)
     if limit is not None and limit > len(train.x):
         raise MinivaeError(f"--limit: expected at most {len(train.x)} (the size of {data} train), got {limit}")
-    return (train.x[:limit] if limit else train.x), test.x
+    return (train.x[:limit] if limit else train.x), test.x, train.shape
 
 
 def _resume(args, ckpt_path):
@@ -203,7 +204,7 @@ def _resume(args, ckpt_path):
             f"--resume: {'; '.join(conflicts)}. A resumed run keeps the options it was started with; "
             f"only {may} may change. Drop the "
             f"conflicting options, or start a new run with another --out")
-    x_train, x_test = _load_data(saved["data"], saved["limit"], args)
+    x_train, x_test, _ = _load_data(saved["data"], saved["limit"], args)
     trainer = Trainer.from_checkpoint(ck, x_train, x_test, progress=not args.no_progress, threads=args.threads)
     epochs = args.epochs if args.epochs is not None else saved["epochs"]
     if epochs < trainer.epoch:
@@ -240,8 +241,9 @@ def cmd_train(args):
             # old checkpoint is replaced only when this run's first epoch is complete.
             print(f"note: {out} holds an earlier run; it is replaced when the first epoch of this one "
                   f"completes (interrupt now and pass --resume to continue it instead)", flush=True)
-        model = build_model(_model_config(args))
-        x_train, x_test = _load_data(data, args.limit, args)
+        config = _model_config(args)       # checks the options before any data is read
+        x_train, x_test, _ = _load_data(data, args.limit, args)
+        model = build_model({**config, "input_dim": x_train.shape[1]})
         if args.batch_size > len(x_train):
             raise MinivaeError(f"--batch-size: expected at most {len(x_train)} (the number of training "
                                f"examples), got {args.batch_size}")
@@ -280,7 +282,8 @@ def cmd_train(args):
 def cmd_sample(args):
     model = ckpt_mod.load_model(args.checkpoint)
     x = model.sample(args.n, np.random.default_rng(args.seed))
-    path = plots.save(plots.image_grid(x, title=f"{args.n} samples from the prior"), args.out)
+    path = plots.save(plots.image_grid(x, title=f"{args.n} samples from the prior",
+                                       shape=plots.square_shape(model.input_dim)), args.out)
     print(f"wrote {path}")
     return 0
 

@@ -19,7 +19,7 @@ from .runtime.files import atomic_write
 from .runtime.validation import (check_array, check_bool, check_finite_float, check_image_shape,
                          check_positive_int, check_rng)
 
-__all__ = ["tile", "image_grid", "save", "image_panels", "reconstruction_figure", "embedding_figure",
+__all__ = ["tile", "image_grid", "square_shape", "save", "image_panels", "reconstruction_figure", "embedding_figure",
            "samples_figure", "interpolate",
            "interpolation_figure", "latent_grid", "carpet_figure", "class_direction", "edit",
            "edit_figure", "inpainting_figure"]
@@ -55,6 +55,15 @@ def image_grid(images, nrow=None, shape=(28, 28), title=None, size=4.0):
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def square_shape(n_pixels):
+    """(H, W) of a square image of ``n_pixels`` pixels (784 -> (28, 28), 1024 -> (32, 32))."""
+    n_pixels = check_positive_int(n_pixels, "n_pixels")
+    side = math.isqrt(n_pixels)
+    if side * side != n_pixels:
+        raise ValidationError(f"n_pixels: expected the pixel count of a square image, got {n_pixels}")
+    return side, side
 
 
 def save(fig, path, dpi=100):
@@ -113,9 +122,9 @@ def image_panels(panels, nrow=8, shape=(28, 28), size=3.5, title=None):
     return fig
 
 
-def reconstruction_figure(model, x, ncol=8, title=None, size=4.0):
+def reconstruction_figure(model, x, ncol=8, title=None, size=4.0, shape=(28, 28)):
     """Images and their reconstructions d(embed(x)) in alternating rows: ``ncol`` images, then
-    the row of their reconstructions below them, and so on.
+    the row of their reconstructions below them, and so on (``shape``: one image's (H, W)).
 
     Reconstructions are clipped to [0, 1] for display (a Gaussian decoder's mean may leave it).
     ``len(x)`` must be a multiple of ``ncol``.
@@ -128,7 +137,7 @@ def reconstruction_figure(model, x, ncol=8, title=None, size=4.0):
     rec = np.clip(model.reconstruct(x), 0, 1)
     rows = len(x) // ncol
     pairs = np.concatenate([x.reshape(rows, ncol, -1), rec.reshape(rows, ncol, -1)], axis=1)
-    return image_grid(pairs.reshape(2 * len(x), -1), nrow=ncol, size=size,
+    return image_grid(pairs.reshape(2 * len(x), -1), nrow=ncol, size=size, shape=shape,
                       title=title or "images (odd rows) and their reconstructions (even rows)")
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from minivae.disentanglement import (_VoteSampler, encode_all, factor_labels, factorvae_score, mig,
                                      score_encoder)
 from minivae.errors import InputTypeError, ValidationError
-from minivae.sprites import generate
+from minivae.datasets.sprites import generate
 
 SIZES = (3, 4, 6, 8, 8)                 # the sprites' factors, fewer orientations: 4,608 rows
 N_EVAL = 2000

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minivae import sprites
+from minivae.datasets import sprites
 from minivae.errors import InputTypeError, ValidationError
-from minivae.sprites import (DEFAULT_GRID, FACTOR_NAMES, SUPERSAMPLE, UNIT_AREAS, generate,
+from minivae.datasets.sprites import (DEFAULT_GRID, FACTOR_NAMES, SUPERSAMPLE, UNIT_AREAS, generate,
                              grid_values, load_sprites, render, split_indices)
 
 SMALL = {"scale": 2, "orientation": 2, "x": 3, "y": 3}      # 108 images at 16 px: fast
@@ -367,3 +367,31 @@ def test_bad_render_values_and_split(tmp_path):
         load_sprites(tmp_path, "valid", 16, SMALL)
     with pytest.raises(InputTypeError, match="root"):
         load_sprites(3, "train", 16, SMALL)
+
+
+# ------------------------------------------------------------------------------------------------
+# As a data set of minivae.datasets and of the command line
+# ------------------------------------------------------------------------------------------------
+def test_load_sprites_through_the_registry(tmp_path):
+    from minivae import datasets
+    ds = datasets.load("sprites", "test", root=tmp_path)
+    assert ds.shape == (32, 32) and ds.x.shape[1] == 32 * 32 and ds.x.dtype == np.float32
+    assert ds.factors is not None and len(ds.factors) == len(ds) and tuple(ds.factors.names) == FACTOR_NAMES
+    np.testing.assert_array_equal(ds.x, ds.factors.x)
+    assert "factors=('shape'" in repr(ds)
+    with pytest.raises(ValidationError, match="drawn by minivae, not downloaded"):
+        datasets.fetch("sprites", "train", root=tmp_path)
+    with pytest.raises(ValidationError, match="split of data set 'sprites' must be one of"):
+        datasets.load("sprites", "valid", root=tmp_path)
+
+
+def test_cli_trains_on_sprites(tmp_path):
+    from minivae import checkpoint
+    from minivae.cli import main
+    out = tmp_path / "run"
+    rc = main(["train", "--data", "sprites", "--data-dir", str(tmp_path), "--hidden", "16", "--latent-dim", "3",
+               "--beta", "4", "--epochs", "1", "--limit", "256", "--no-progress", "--out", str(out)])
+    assert rc == 0
+    model = checkpoint.load_model(out / "checkpoint.npz")
+    assert model.input_dim == 1024 and model.beta == 4.0
+    assert (out / "samples.png").stat().st_size > 0 and (out / "reconstructions.png").stat().st_size > 0

@@ -212,6 +212,9 @@ def fetch(
     """
     spec = spec_of(name)
     split_spec = split_spec_of(name, split)
+    if spec["format"] == "generated":
+        raise ValidationError(f"data set {name!r} is drawn by minivae, not downloaded: it has no files "
+                              f"to fetch (load it with minivae.datasets.load({name!r}, {split!r}))")
     folder = resolve_root(root) / spec["folder"]
     paths: dict[str, Path] = {}
     missing: dict[str, dict] = {}

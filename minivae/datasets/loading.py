@@ -11,6 +11,7 @@ from .download import fetch
 from .registry import spec_of, split_spec_of
 from .formats import _check_content, read_amat, read_idx
 from .registry import N_PIXELS, Dataset, PathLike
+from .sprites import load_sprites
 
 __all__ = ["load"]
 
@@ -29,10 +30,12 @@ def load(
 
     Parameters
     ----------
-    name : {"mnist", "fashion-mnist", "binarized-mnist"}
-        Data set, a key of :data:`DATASETS`.
+    name : {"mnist", "fashion-mnist", "binarized-mnist", "sprites"}
+        Data set, a key of :data:`DATASETS`. ``"sprites"`` is drawn from known factors by
+        :mod:`minivae.datasets.sprites` (cached below the data root, never downloaded), and
+        its ``factors`` hold every row's factor values.
     split : str
-        ``"train"`` or ``"test"``; binarized MNIST also has ``"valid"``.
+        ``"train"`` or ``"test"``; binarized MNIST also has ``"valid"``, sprites ``"all"``.
     root : str or os.PathLike, optional
         Data root, see :func:`resolve_root`.
     download : bool, default True
@@ -62,6 +65,9 @@ def load(
         raise ValidationError(f"dtype must be a floating dtype, got {dtype!r}") from exc
     if dt.kind != "f":
         raise ValidationError(f"dtype must be a floating dtype such as float32, got {dt}")
+    if spec["format"] == "generated":
+        data = load_sprites(root, split)
+        return Dataset(x=data.x.astype(dt), y=None, name=name, split=split, shape=spec["shape"], factors=data)
     paths = fetch(name, split, root=root, download=download)
     n = split_spec["n"]
 

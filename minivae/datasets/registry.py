@@ -116,6 +116,13 @@ DATASETS: dict[str, dict] = {
             }
         ),
     },
+    "sprites": {
+        # drawn by minivae.datasets.sprites from five known factors, cached, never downloaded
+        "folder": "sprites",
+        "format": "generated",
+        "shape": (32, 32),
+        "splits": {"train": {}, "test": {}, "all": {}},
+    },
     "binarized-mnist": {
         "folder": "binarized-mnist",
         "format": "amat",
@@ -160,12 +167,20 @@ class Dataset:
         Registry name, e.g. ``"mnist"``.
     split : str
         Split name, e.g. ``"train"``.
+    shape : (int, int)
+        Height and width of one image (the rows of ``x`` are images flattened row by row).
+    factors : SpriteData or None
+        For a data set generated from known factors (``"sprites"``): the factor values and
+        their grid indices of every row (:class:`minivae.datasets.sprites.SpriteData`), which
+        the disentanglement metrics read; None otherwise.
     """
 
     x: np.ndarray
     y: Optional[np.ndarray]
     name: str
     split: str
+    shape: tuple = (28, 28)
+    factors: Optional[object] = None
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -173,9 +188,10 @@ class Dataset:
     def __repr__(self) -> str:
         # The default repr would print pixel arrays; shapes are what one wants to see.
         y = "None" if self.y is None else f"{self.y.shape} {self.y.dtype}"
+        factors = "" if self.factors is None else f", factors={tuple(self.factors.names)}"
         return (
             f"Dataset(name={self.name!r}, split={self.split!r}, "
-            f"x={self.x.shape} {self.x.dtype}, y={y})"
+            f"x={self.x.shape} {self.x.dtype}, y={y}{factors})"
         )
 
 

@@ -98,16 +98,16 @@ import hashlib
 import io
 import json
 import math
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DataFileError, InputTypeError, ValidationError
-from .runtime.files import atomic_write
-from .runtime.validation import check_array, check_choice, check_positive_int
+from ..errors import DataFileError, InputTypeError, ValidationError
+from ..runtime.files import atomic_write
+from ..runtime.validation import check_array, check_choice, check_positive_int
+from .registry import resolve_root
 
 __all__ = ["FACTOR_NAMES", "SHAPES", "DEFAULT_GRID", "DEFAULT_RESOLUTION", "SUPERSAMPLE",
            "SpriteData", "grid_values", "render", "generate", "load_sprites", "split_indices",
@@ -446,20 +446,11 @@ def split_indices(n, seed=SPLIT_SEED, test_fraction=TEST_FRACTION):
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 
-def _resolve_root(root):
-    if root is None:
-        env = os.environ.get("MINIVAE_DATA", "")
-        root = env if env else "data"
-    if not isinstance(root, (str, os.PathLike)):
-        raise InputTypeError(f"root: expected a str or os.PathLike folder, got {type(root).__name__}")
-    return Path(root).expanduser().absolute()
-
-
 def cache_path(root=None, resolution=DEFAULT_RESOLUTION, grid=None):
     """Where :func:`load_sprites` keeps the images of this resolution and grid."""
     resolution = _check_resolution(resolution)
     sizes = _check_grid(grid, resolution)
-    return _cache_path(_resolve_root(root), resolution, sizes)
+    return _cache_path(resolve_root(root), resolution, sizes)
 
 
 def _cache_path(root, resolution, sizes):
@@ -524,7 +515,7 @@ def load_sprites(root=None, split="train", resolution=DEFAULT_RESOLUTION, grid=N
     split = check_choice(split, "split", ("train", "test", "all"))
     resolution = _check_resolution(resolution)
     sizes = _check_grid(grid, resolution)
-    path = _cache_path(_resolve_root(root), resolution, sizes)
+    path = _cache_path(resolve_root(root), resolution, sizes)
     counts = None
     if path.is_file():
         try:
