@@ -207,6 +207,8 @@ def test_the_derivation_map_names_real_tests_functions_and_notebooks():
                 obj = importlib.import_module(".".join(parts[:i]))
             except ImportError:
                 continue
+            # the module where it lives, not an alias kept for old import paths
+            assert obj.__name__ == ".".join(parts[:i]), f"{dotted}: minivae.{'.'.join(parts[1:i])} is now {obj.__name__}"
             for attr in parts[i:]:
                 assert hasattr(obj, attr), f"{dotted}: {attr} not found"
                 obj = getattr(obj, attr)
