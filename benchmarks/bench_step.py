@@ -2,6 +2,8 @@
 
     python benchmarks/bench_step.py                  # 1 and 2 threads, batch 128 and 1024
     python benchmarks/bench_step.py --rounds 3 --seconds 1 --threads 1 --batch 128
+    python benchmarks/bench_step.py --baseline ../before   # also time the minivae of another
+                                                           # checkout (a git worktree), interleaved
 
 A step is what a training loop does per mini-batch: draw the noise, forward pass, loss,
 backward pass, Adam update. The model is 784-400-20 with ReLU, a Bernoulli likelihood on
@@ -22,7 +24,12 @@ product and weight gradient, and the input gradient of every layer except the en
 (nobody needs dL/dx), exactly what both implementations compute.
 
 PyTorch is imported only if it is installed; otherwise the benchmark says so and times minivae
-and the peak alone.
+and the peak alone. With ``--baseline DIR`` the minivae of another checkout (for example a git
+worktree of the commit before a change) runs as one more implementation in the same rounds, so
+"before" and "after" see the same machine load.
+
+Every report starts with the CPU model and what threadpoolctl says of NumPy's BLAS (library,
+version, the kernel it chose, threads): a figure without its machine misleads.
 """
 from __future__ import annotations
 
@@ -36,7 +43,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-IMPLS = ("minivae", "torch", "torch-fused")
+IMPLS = ("minivae", "baseline", "torch", "torch-fused")
 ENCODER = [(784, 400), (400, 40)]
 DECODER = [(20, 400), (400, 784)]
 PEAK_N = 2048
@@ -67,8 +74,8 @@ def _worker(impl, threads):
 
     def build(batch):
         x = rng.random((batch, 784), dtype=np.float32)
-        if impl == "minivae":
-            sys.path.insert(0, ROOT)
+        if impl in ("minivae", "baseline"):
+            sys.path.insert(0, os.environ["MINIVAE_BENCH_BASELINE"] if impl == "baseline" else ROOT)
             import minivae
             from minivae.parallel import DataParallel
             model = minivae.VAE(784, 20, (400,), "relu", "bernoulli", seed=0)
@@ -158,9 +165,29 @@ def torch_available():
         return False
 
 
-def run(threads_list, batches, rounds, seconds, out=sys.stdout):
-    impls = list(IMPLS) if torch_available() else ["minivae"]
-    if impls == ["minivae"]:
+def machine():
+    """The CPU model and what threadpoolctl reports of NumPy's BLAS, as one line each."""
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import numpy  # noqa: F401  (loads the BLAS threadpoolctl looks for)
+    from threadpoolctl import threadpool_info
+    blas = [f"{i.get('internal_api')} {i.get('version')} kernel {i.get('architecture')} "
+            f"({i.get('num_threads')} threads, {os.path.basename(i.get('filepath', ''))})"
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+    env = ", ".join(f"{k}={os.environ[k]}" for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ)
+    return [f"CPU: {model}, {os.cpu_count()} logical cores", "NumPy BLAS: " + "; ".join(blas)
+            + (f" (environment: {env})" if env else "")]
+
+
+def run(threads_list, batches, rounds, seconds, out=sys.stdout, baseline=None):
+    impls = ["minivae"] + (["baseline"] if baseline else [])
+    if torch_available():
+        impls += ["torch", "torch-fused"]
+    else:
         print("PyTorch is not installed: timing minivae and the BLAS peak only", file=out)
     results = []
     for threads in threads_list:
@@ -196,9 +223,10 @@ def run(threads_list, batches, rounds, seconds, out=sys.stdout):
                              "share_of_peak": step_flops(b) * sps / 1e9 / peak,
                              "steps_per_cpu_s": cps, "all_cpu": cpu_samples[(b, name)],
                              "share_of_cpu_peak": step_flops(b) * cps / 1e9 / cpu_peak}
-            if "torch" in row:
+            refs = [r for r in ("baseline", "torch", "torch-fused") if r in row]
+            if refs:
                 # ratio of medians, and the median of the per-round ratios (same-round pairs)
-                for ref in ("torch", "torch-fused"):
+                for ref in refs:
                     per_round = [m / t for m, t in zip(samples[(b, "minivae")], samples[(b, ref)])]
                     row[f"ratio_vs_{ref}"] = row["minivae"]["steps_per_s"] / row[ref]["steps_per_s"]
                     row[f"ratio_vs_{ref}_per_round_median"] = statistics.median(per_round)
@@ -214,7 +242,8 @@ def report(results, out=sys.stdout):
               f"(rounds ranged {row['peak_spread'][0]:.1f}-{row['peak_spread'][1]:.1f})  "
               f"{step_flops(row['batch']) / 1e9:.3f} GFLOP per step", file=out)
         print(f"  {'implementation':<22}{'steps/s':>10}{'GFLOP/s':>10}{'% of peak':>11}", file=out)
-        labels = {"minivae": "minivae", "torch": "PyTorch, Adam", "torch-fused": "PyTorch, Adam fused"}
+        labels = {"minivae": "minivae", "baseline": "minivae (baseline)", "torch": "PyTorch, Adam",
+                  "torch-fused": "PyTorch, Adam fused"}
         for name in IMPLS:
             if name in row:
                 r = row[name]
@@ -225,6 +254,9 @@ def report(results, out=sys.stdout):
                   f"{row['ratio_vs_torch-fused']:.2f}x (fused Adam); per-round medians "
                   f"{row['ratio_vs_torch_per_round_median']:.2f}x / "
                   f"{row['ratio_vs_torch-fused_per_round_median']:.2f}x", file=out)
+        if "ratio_vs_baseline" in row:
+            print(f"  minivae / baseline: {row['ratio_vs_baseline']:.3f}x (per-round median "
+                  f"{row['ratio_vs_baseline_per_round_median']:.3f}x)", file=out)
         if row["threads"] == 1:
             # With one thread, a process's CPU time is the time it actually computed, whatever
             # else the machine runs; a cross-check of the wall-clock figures on a busy machine.
@@ -246,16 +278,25 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--seconds", type=float, default=2.0, help="timing per implementation per round")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
+    p.add_argument("--baseline", default=None,
+                   help="a checkout of minivae (the folder holding its minivae/ package) to time beside this one")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--worker-threads", type=int, default=1, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
         return _worker(args.worker, args.worker_threads)
+    if args.baseline:
+        root = os.path.abspath(args.baseline)
+        if not os.path.isfile(os.path.join(root, "minivae", "__init__.py")):
+            p.error(f"--baseline: expected a folder holding a minivae/ package, got {args.baseline}")
+        os.environ["MINIVAE_BENCH_BASELINE"] = root
     t0 = time.time()
+    for line in machine():
+        print(line)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"bench_step: {args.rounds} rounds x {args.seconds:g} s, threads {args.threads}, "
           f"batch {args.batch}; load average at start {load:.2f}")
-    results = run(args.threads, args.batch, args.rounds, args.seconds)
+    results = run(args.threads, args.batch, args.rounds, args.seconds, baseline=args.baseline)
     report(results)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\n{time.time() - t0:.0f} s; load average at end {load:.2f}")
