@@ -112,8 +112,8 @@ def test_prior_config_round_trips_and_bad_priors_are_refused():
     model = minivae.VAE(6, 2, (4,), prior={"name": "normal", "kl": "sampled"})
     again = build_model(model.get_config())
     assert not again.prior.closed_form and again.get_config() == model.get_config()
-    with pytest.raises(ValidationError, match=r"prior: expected one of \['normal'\], got 'vamp'"):
-        minivae.VAE(6, 2, (4,), prior="vamp")
+    with pytest.raises(ValidationError, match=r"prior: expected one of \['mog', 'normal', 'vamp'\], got 'flow'"):
+        minivae.VAE(6, 2, (4,), prior="flow")
     with pytest.raises(ValidationError, match="prior 'normal': bad options"):
         make_prior({"name": "normal", "components": 3})
     with pytest.raises(ValidationError, match=r"kl: expected one of"):

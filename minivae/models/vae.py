@@ -41,7 +41,6 @@ import numpy as np
 
 from ..errors import ValidationError
 from ..estimators import reparameterize, reparameterize_backward
-from ..kl import gaussian_entropy
 from ..likelihoods import GaussianLearnedSigma, make_likelihood
 from ..nn import ACTIVATIONS, MLP, Workspace
 from ..params import Scalar
@@ -153,11 +152,14 @@ class VAE(Model):
     # ------------------------------------------------------------------------------------------
     # Encoder: x -> (mu, log_var)
     # ------------------------------------------------------------------------------------------
-    def _encode(self, x, reuse=False):
-        """Run the encoder; return mu, log_var (both (B, d)) and what the backward pass needs.
+    def encoder_forward(self, x, reuse=False):
+        """Run the encoder on validated x; return mu, log_var (both (B, d)) and the state
+        :meth:`encoder_backward` needs (the building block of :meth:`encode`, and what a prior
+        that runs the encoder on pseudo-inputs calls).
 
         With the fused encoder and a diagonal posterior, mu and log_var are the two halves of
-        one (B, 2d) output, views rather than copies. ``reuse`` as in :meth:`MLP.forward`.
+        one (B, 2d) output, views rather than copies. ``reuse`` as in :meth:`MLP.forward` (the
+        training step's own buffers: only the model's data pass uses them).
         """
         P, d = self.params, self.latent_dim
         if self.encoder_kind == "separate":
@@ -179,43 +181,49 @@ class VAE(Model):
             log_var = np.clip(log_var, -c, c)
         return mu, log_var, (caches, clip_mask)
 
-    def _encode_backward(self, state, dmu, dlog_var, reuse=False):
-        """Backpropagate dL/dmu and dL/dlog_var into the encoder's parameters."""
+    def encoder_backward(self, state, dmu, dlog_var, reuse=False, accumulate=False, need_dx=False):
+        """Backpropagate dL/dmu and dL/dlog_var into the encoder's parameters.
+
+        ``accumulate``: add to the encoder's gradient instead of writing it (a second pass
+        through the encoder in one step: a prior that runs it on its pseudo-inputs).
+        ``need_dx``: return dL/dx, the gradient with respect to the encoder's input.
+        """
         P, d = self.params, self.latent_dim
         caches, clip_mask = state
         if clip_mask is not None:
             dlog_var[clip_mask] = 0     # the clip is flat there: no gradient flows through it
+        kw = dict(need_dx=need_dx, reuse=reuse, accumulate=accumulate)
         if self.encoder_kind == "separate":
-            self.encoders[0].backward(P, caches[0], dmu, need_dx=False, reuse=reuse)
-            self.encoders[1].backward(P, caches[1], dlog_var, need_dx=False, reuse=reuse)
-        elif self.posterior == "diagonal":
+            dx = self.encoders[0].backward(P, caches[0], dmu, **kw)
+            dx_h = self.encoders[1].backward(P, caches[1], dlog_var, **kw)
+            return dx + dx_h if need_dx else None
+        if self.posterior == "diagonal":
             # the fused head emitted [mu, log_var]; its gradient is [dL/dmu, dL/dlog_var]
             B = dmu.shape[0]
             dh = (self.workspace.get("dh", (B, 2 * d), dmu.dtype) if reuse
                   else np.empty((B, 2 * d), dmu.dtype))
             dh[:, :d] = dmu
             dh[:, d:] = dlog_var
-            self.encoders[0].backward(P, caches[0], dh, need_dx=False, reuse=reuse)
-        else:
-            # log_var = 2 s in every coordinate and every example, so dL/ds = 2 sum dL/dlog_var.
-            P.g(self.sigma_name)[0] += 2.0 * dlog_var.sum()
-            self.encoders[0].backward(P, caches[0], dmu, need_dx=False, reuse=reuse)
+            return self.encoders[0].backward(P, caches[0], dh, **kw)
+        # log_var = 2 s in every coordinate and every example, so dL/ds = 2 sum dL/dlog_var.
+        P.g(self.sigma_name)[0] += 2.0 * dlog_var.sum()
+        return self.encoders[0].backward(P, caches[0], dmu, **kw)
 
     # ------------------------------------------------------------------------------------------
     # The loss and its gradient: one training step of lecture 000
     # ------------------------------------------------------------------------------------------
     def _kl(self, mu, log_var, z=None):
-        """KL(q(z | x) || p(z)) per example: the prior's closed form, or -H(q) - log p(z) at
-        the sample z when it has none."""
+        """KL(q(z | x) || p(z)) per example: the prior's closed form, or its estimate at the
+        sample z when it has none (:meth:`minivae.priors.Prior.kl_estimate`)."""
         if not self.prior.closed_form:
-            return -gaussian_entropy(log_var) - self.prior.log_prob(z, self.params)
+            return self.prior.kl_estimate(mu, log_var, z, self.params)
         if self.posterior == "diagonal":
             return self.prior.kl(mu, log_var, self.params)
         return self.prior.kl_isotropic(mu, self.params[self.sigma_name][0], self.params)
 
     def forward_loss(self, x, eps):
         """Negative ELBO on a batch without gradients (x and eps already validated)."""
-        mu, log_var, _ = self._encode(x, reuse=True)
+        mu, log_var, _ = self.encoder_forward(x, reuse=True)
         z, _ = reparameterize(mu, log_var, eps)
         kl = self._kl(mu, log_var, z)
         out, _ = self.decoder.forward(self.params, z, reuse=True)
@@ -250,7 +258,7 @@ class VAE(Model):
         P.zero_accumulated()
 
         # Step 1. Encode the mini-batch: e_phi(X) gives mu and log sigma^2 for every row.
-        mu, log_var, enc_state = self._encode(x, reuse=True)
+        mu, log_var, enc_state = self.encoder_forward(x, reuse=True)
         # Step 2. Sample noise E ~ N(0, I): that is ``eps``, drawn by the caller.
         # Step 3. Noisy embeddings: Z = mu + sigma * E (the reparameterization trick).
         z, std = reparameterize(mu, log_var, eps)
@@ -275,14 +283,19 @@ class VAE(Model):
             else:
                 P.g(self.sigma_name)[0] += c * np.sum(klv)
         else:
-            # KL ~ -H(q) - log p(z): -log p(z) reaches mu and log_var through z (the prior adds
-            # its own parameters' share into their gradient), -H(q) has d/dlog_var = -1/2.
-            log_pz, dlogp = self.prior.log_prob_and_grad(z, P, weight=c)
-            kl = -gaussian_entropy(log_var) - log_pz
-            dz -= c * dlogp
+            # The prior's estimate of the KL at z (for example -H(q) - log p(z)) and the
+            # gradient of c * its sum with respect to mu, log_var and z; the prior adds its own
+            # parameters' share into their gradient.
+            kl, k_mu, k_lv, k_z = self.prior.kl_and_grad(mu, log_var, z, P, weight=c)
+            dz += k_z
             dmu, dlog_var = reparameterize_backward(dz, eps, std)
-            dlog_var -= 0.5 * c
-        self._encode_backward(enc_state, dmu, dlog_var, reuse=True)
+            if k_mu is not None:
+                dmu = dmu + k_mu
+            dlog_var += k_lv
+        self.encoder_backward(enc_state, dmu, dlog_var, reuse=True)
+        # a prior that ran the encoder itself (on pseudo-inputs) adds that pass's gradient now,
+        # after the data's pass has written the encoder's
+        self.prior.after_encoder_backward(P)
         return loss_stats(nll, kl, self.beta)
 
     def _kl_backward(self, mu, log_var):
@@ -314,7 +327,7 @@ class VAE(Model):
         """
         if check:
             x = self.check_x(x)
-        mu, log_var, _ = self._encode(x)
+        mu, log_var, _ = self.encoder_forward(x)
         return np.array(mu), np.array(log_var)
 
     def embed(self, x):

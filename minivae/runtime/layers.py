@@ -19,7 +19,7 @@ LAYERS = (
     #    differences, the data sets; the split training step (it only calls a model's methods)
     ("params", "nn", "logspace", "gradcheck", "datasets.*", "runtime.parallel"),
     # 3. the pieces of the bound and its optimization
-    ("likelihoods", "kl", "priors", "estimators", "optim", "disentanglement"),
+    ("likelihoods", "kl", "priors.*", "estimators", "optim", "mixture", "disentanglement"),
     # 4. the models, their registry and their checkpoints
     ("models.*",),
     # 5. what is done with a model: evaluating, inferring, training (and the run's options)
