@@ -302,8 +302,9 @@ class GaussianMixture:
         (one-hot responsibilities); "random" draws each example's responsibilities uniformly
         and normalizes them. Either way the first M-step turns them into parameters.
     seed : int or numpy.random.Generator, default 0
-        An int makes ``fit`` reproducible (restart j of ``n_init`` = j+1 restarts is the same
-        as restart j of fewer); a Generator is drawn from.
+        An int makes ``fit`` reproducible: restart j draws from
+        ``np.random.default_rng(np.random.SeedSequence(seed).spawn(n_init)[j])``, the same for
+        any ``n_init`` > j. A Generator is drawn from (one integer per ``fit``) instead.
 
     Attributes (after ``fit``)
     --------------------------
