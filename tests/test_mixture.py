@@ -173,10 +173,10 @@ def test_reg_bound_is_what_limits_the_drop():
     assert 0 <= reg_bound(gm, 50) < 1e-20
 
 
-@given(seed=st.integers(0, 2 ** 32 - 1), ctype=st.sampled_from(CTYPES), k=st.integers(1, 3),
-       d=st.integers(1, 3))
-@settings(max_examples=15)
-def test_m_step_maximizes_q(seed, ctype, k, d):
+@pytest.mark.parametrize("ctype", CTYPES)
+@given(seed=st.integers(0, 2 ** 32 - 1), k=st.integers(1, 3), d=st.integers(1, 3))
+@settings(max_examples=10)
+def test_m_step_maximizes_q(ctype, seed, k, d):
     """Moving any parameter away from the M-step's (weight on the simplex, mean entry,
     covariance entry keeping it SPD) lowers the expected complete-data log-likelihood Q."""
     rng = np.random.default_rng(seed)
@@ -214,6 +214,61 @@ def test_m_step_maximizes_q(seed, ctype, k, d):
             elif s2[idx] <= 0:
                 continue
             assert Q(w, m, s2) < best
+
+
+@pytest.mark.parametrize("ctype", CTYPES)
+def test_m_step_is_the_weighted_moments(ctype):
+    """The closed form, written out: N_c = sum_n q_nc, pi_c = N_c / N, m_c the q-weighted mean,
+    S_c the q-weighted scatter (its diagonal for diag, the mean of that for spherical) + reg I."""
+    rng = np.random.default_rng(12)
+    n, d, k, reg = 50, 3, 4, 1e-6
+    x = rng.normal(2.0, 1.5, (n, d)) * [1.0, 3.0, 0.2]
+    q = rng.dirichlet(np.ones(k), size=n)
+    gm = GaussianMixture(k, covariance_type=ctype, reg_covar=reg).m_step(x, q)
+    np.testing.assert_allclose(gm.weights_, q.sum(axis=0) / n, rtol=1e-12)
+    for c in range(k):
+        m = np.average(x, axis=0, weights=q[:, c])
+        s = np.cov(x.T, aweights=q[:, c], bias=True)
+        expected = {"full": s + reg * np.eye(d), "diag": np.diag(s) + reg,
+                    "spherical": np.mean(np.diag(s)) + reg}[ctype]
+        np.testing.assert_allclose(gm.means_[c], m, rtol=1e-12)
+        np.testing.assert_allclose(gm.covariances_[c], expected, rtol=1e-10)
+    assert gm.reseeded_.size == 0
+
+
+@pytest.mark.parametrize("ctype", CTYPES)
+def test_data_far_from_the_origin_keep_their_variances(ctype):
+    """x = 1e6 + noise of variance 1e-4: E[x^2] - E[x]^2 would cancel every digit; the M-step
+    and the densities work on centred values and keep them."""
+    rng = np.random.default_rng(13)
+    x = 1e6 + 1e-2 * rng.normal(size=(400, 2)) + np.repeat([[0.0, 0.0], [0.1, 0.0]], 200, axis=0)
+    gm = GaussianMixture(2, covariance_type=ctype, reg_covar=1e-12, seed=0).fit(x)
+    q = gm.predict_proba(x)
+    for c in range(2):
+        s = np.cov(x.T, aweights=q[:, c], bias=True)
+        expected = {"full": s, "diag": np.diag(s), "spherical": np.mean(np.diag(s))}[ctype]
+        np.testing.assert_allclose(gm.covariances_[c], expected, rtol=1e-4)
+    lj = scipy_log_joint(x, gm.weights_, gm.means_, gm.covariances_, ctype)
+    np.testing.assert_allclose(gm.score_samples(x), log_evidence(lj), rtol=1e-7)
+    assert cluster_accuracy(np.repeat([0, 1], 200), gm.predict(x)) == 1.0
+
+
+def test_kmeanspp_seeds_every_far_cluster():
+    """k-means++ draws the next seed with probability proportional to the squared distance to
+    the nearest seed, so two clusters of 5 points far from one of 1000 still each get a seed
+    (probability about 0.9998 each time); uniform seeding would almost always miss them."""
+    rng = np.random.default_rng(14)
+    sizes = [1000, 5, 5]
+    x = np.concatenate([c + 0.1 * rng.normal(size=(m, 2))
+                        for c, m in zip([[0, 0], [100, 0], [0, 100]], sizes)])
+    truth = np.repeat([0, 1, 2], sizes)
+    gm = GaussianMixture(3)
+    for seed in range(10):
+        q = gm.initial_responsibilities(x, seed)
+        assert set(np.unique(q)) == {0.0, 1.0}
+        assert cluster_accuracy(truth, np.argmax(q, axis=1)) == 1.0
+    r = GaussianMixture(3, init="random").initial_responsibilities(x, 0)
+    assert np.all(r > 0) and np.allclose(r.sum(axis=1), 1)
 
 
 # -- densities, predictions and sampling against direct computations -----------------------------
