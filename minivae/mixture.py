@@ -290,8 +290,12 @@ class GaussianMixture:
         that settles on a single point (or on points sharing a coordinate) gets a zero
         variance and the likelihood grows without bound; with it every variance is at least
         ``reg_covar``, so the log-likelihood stays finite (at most -D/2 log(2 pi reg_covar)
-        per example). It is a floor, not a prior: EM with it is monotone up to terms of the
-        order of ``reg_covar``. Give data of unit scale (standardize) so that it is small.
+        per example). It is a floor, not a prior, so EM with it is monotone only up to a small
+        term: an iteration can lower the mean log-likelihood by at most
+        (1/N) sum_c N_c/2 sum_i [log(1 + r/l_ci) - r/(l_ci + r)], about
+        sum_c pi_c sum_i (r/l_ci)^2 / 4, with r = reg_covar and l_ci the eigenvalues of S_c
+        before r is added (the exact M-step's). Give data of unit scale (standardize) so that r is
+        small against every variance.
     max_iter : int, default 100
         Most EM iterations (M-step, then E-step) per restart.
     n_init : int, default 1
@@ -389,7 +393,8 @@ class GaussianMixture:
             r = rng.random((len(x), k))
             return r / r.sum(axis=1, keepdims=True)
         centres = _kmeans_pp(x, k, rng)
-        d2 = np.sum(x * x, axis=1)[:, None] - 2.0 * x @ centres.T + np.sum(centres ** 2, axis=1)
+        # differences, not the expanded square: that cancels for data far from the origin
+        d2 = np.stack([np.sum((x - c) ** 2, axis=1) for c in centres], axis=1)
         resp = np.zeros((len(x), k))
         resp[np.arange(len(x)), np.argmin(d2, axis=1)] = 1.0
         return resp
