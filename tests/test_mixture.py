@@ -20,6 +20,14 @@ from minivae.mixture import (EMPTY_MASS, GaussianMixture, cluster_accuracy,
 CTYPES = ["full", "diag", "spherical"]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_blas_thread():
+    """The matrices here are small (at most 3000 x 30): BLAS threads only add their waiting,
+    which on a machine shared with other processes makes the tests ten times slower."""
+    with blas.threads(1) if blas.available() else contextlib.nullcontext():
+        yield
+
+
 # -- helpers: the same quantities computed directly with scipy -----------------------------------
 def dense(cov, ctype, d):
     """(K, D, D) covariance matrices of any covariance type."""
@@ -557,14 +565,11 @@ def test_em_clusters_mnist_above_chance():
     train, test = _mnist("train"), _mnist("test")
     x = train.x[:2000].astype(np.float64)
     centre = x.mean(axis=0)
-    # products of 20 x 20 or 2000 x 20 matrices gain nothing from BLAS threads, and on a
-    # loaded machine the threads' waiting makes them many times slower
-    with blas.threads(1) if blas.available() else contextlib.nullcontext():
-        _, _, vt = np.linalg.svd(x - centre, full_matrices=False)
-        basis = vt[:20].T
-        z = (x - centre) @ basis
-        scale = z.std()
-        gm = GaussianMixture(10, covariance_type="full", seed=0, max_iter=200).fit(z / scale)
+    _, _, vt = np.linalg.svd(x - centre, full_matrices=False)
+    basis = vt[:20].T
+    z = (x - centre) @ basis
+    scale = z.std()
+    gm = GaussianMixture(10, covariance_type="full", seed=0, max_iter=200).fit(z / scale)
     assert gm.converged_
     zt = (test.x[:3000].astype(np.float64) - centre) @ basis / scale
     acc = cluster_accuracy(test.y[:3000], gm.predict(zt))
