@@ -24,8 +24,8 @@ from .models import checkpoint
 from .optim import SGD, Adam
 from .params import Params
 from .runtime import blas, parallel, progress, validation
+from .version import __version__
 
-__version__ = "0.1.0"
 
 # Modules that lived at the top level before the machinery moved into minivae.runtime (and the
 # checkpoint format into minivae.models): ``import minivae.blas`` and ``from minivae.checkpoint

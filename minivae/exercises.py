@@ -32,7 +32,7 @@ import os
 
 import numpy as np
 
-from . import __version__, datasets
+from . import datasets
 from .errors import DataFileError, MinivaeError, ValidationError
 from .estimators import gaussian_score, gumbel_softmax, gumbel_softmax_backward, reinforce_gaussian
 from .estimators import reparameterize, reparameterize_backward
@@ -43,6 +43,7 @@ from .kl import log_normal_diag
 from .likelihoods import GaussianLearnedSigma, GaussianPerPixel, bernoulli_nll
 from .logspace import logsumexp, softmax
 from .params import Params
+from .version import __version__
 
 __all__ = ["ExerciseNotPassed", "check_array", "check_value", "check_true", "check_gradient_exercise",
            "check_logsumexp_gradient", "check_gaussian_score", "check_bernoulli_gradient",
