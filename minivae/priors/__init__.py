@@ -35,7 +35,9 @@ log q(z | x) - log p(z) at that z in expectation, with one noisy term fewer.
 """
 from __future__ import annotations
 
-from ..errors import InputTypeError, ValidationError
+import inspect
+
+from ..errors import ValidationError
 from .base import Prior
 from .mixture import MixturePrior
 from .normal import StandardNormal
@@ -58,9 +60,8 @@ def make_prior(spec) -> Prior:
     name = opts.pop("name")
     if name not in PRIORS:
         raise ValidationError(f"prior: expected one of {sorted(PRIORS)}, got {name!r}")
-    try:
-        return PRIORS[name](**opts)
-    except InputTypeError:
-        raise
-    except TypeError as exc:
-        raise ValidationError(f"prior {name!r}: bad options {opts}: {exc}") from None
+    accepted = [k for k in inspect.signature(PRIORS[name]).parameters]
+    unknown = sorted(set(opts) - set(accepted))
+    if unknown:
+        raise ValidationError(f"prior {name!r}: unknown option(s) {unknown}; it takes {accepted}")
+    return PRIORS[name](**opts)
