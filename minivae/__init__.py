@@ -35,6 +35,6 @@ for _name, _module in {"blas": blas, "parallel": parallel, "progress": progress,
     _sys.modules.setdefault(f"{__name__}.{_name}", _module)
 del _name, _module
 
-__all__ = ["blas", "parallel", "checkpoint", "AE", "VAE", "build_model", "Adam", "SGD", "Params",
+__all__ = ["__version__", "blas", "parallel", "checkpoint", "AE", "VAE", "build_model", "Adam", "SGD", "Params",
            "MinivaeError", "ValidationError", "InputTypeError", "DataFileError", "DownloadError",
            "CheckpointError", "DivergenceError", "OutputError"]

@@ -15,18 +15,17 @@ import time
 
 import numpy as np
 
-from .runtime import blas
-from .models import checkpoint as _checkpoint
 from . import datasets
+from . import options as run_options
 from .errors import CheckpointError, DivergenceError, InputTypeError, ValidationError
 from .evaluate import elbo
 from .models import check_model
-from . import options as run_options
+from .models import checkpoint as _checkpoint
 from .optim import default_threads, make_optimizer
+from .runtime import blas
 from .runtime.parallel import DataParallel
 from .runtime.progress import ProgressBar
-from .runtime.validation import (check_bool, check_choice, check_finite_float, check_int,
-                         check_positive_float, check_positive_int)
+from .runtime.validation import check_positive_int
 
 __all__ = ["Trainer", "fit"]
 

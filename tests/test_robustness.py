@@ -80,7 +80,7 @@ CASES = {
     "gmm-predict-before-fit": (lambda: GaussianMixture(2).predict(X), ValidationError, r"call fit first"),
     "sprites-unknown-factor": (lambda: sprites.generate(grid={"colour": 3}), ValidationError, r"colour"),
     "generated-data-set-has-nothing-to-fetch": (lambda: datasets.fetch("sprites", "train"), ValidationError, r"data set 'sprites' is drawn by minivae, not downloaded"),
-    "likelihood-unknown-option": (lambda: likelihoods.make_likelihood({"name": "gaussian", "sd": 1}), ValidationError, r"likelihood 'gaussian': bad options \{'sd': 1\}"),
+    "likelihood-unknown-option": (lambda: likelihoods.make_likelihood({"name": "gaussian", "sd": 1}), ValidationError, r"likelihood 'gaussian': unknown option\(s\) \['sd'\]; it takes \['sigma'\]"),
     "params-zero-size-shape": (lambda: Params({"W": (3, 0)}), ValidationError, r"parameter 'W'.*positive, got shape \(3, 0\)"),
     "params-integer-dtype": (lambda: Params({"W": (3,)}, np.int64), ValidationError, r"dtype: expected a floating dtype.*got int64"),
     # --- optimizers -------------------------------------------------------------------------
