@@ -56,6 +56,9 @@ class Trainer:
 
     Parameters
     ----------
+    The keyword arguments are the trainer and session options of :data:`minivae.options.OPTIONS`
+    (the one list the command line, the checkpoint and a resume also read); they are:
+
     model : VAE, AE or CategoricalVAE
     x_train : (N, D) float array in [0, 1]
     x_test : (M, D) float array, optional; evaluated (single-sample negative ELBO) after each epoch.
@@ -100,10 +103,12 @@ class Trainer:
         settings = run_options.trainer_settings(options)
         self.model = model
         self.x_train = model.check_x(x_train, name="x_train")
-        #: the trainer and session settings (minivae.options), checked, with their defaults
+        #: the trainer and session settings (minivae.options), checked, with their defaults;
+        #: each is also an attribute (self.lr, self.batch_size, ...), the optimizer's name as
+        #: optimizer_name (self.optimizer is the optimizer itself)
         self.settings = settings
-        self.optimizer_name = settings["optimizer"]
-        self.__dict__.update({k: v for k, v in settings.items() if k != "optimizer"})
+        for name, value in settings.items():
+            setattr(self, "optimizer_name" if name == "optimizer" else name, value)
         check_positive_int(self.batch_size, "batch_size", maximum=len(self.x_train),
                            max_name="the number of training examples")
         binarize = self.binarize
