@@ -111,6 +111,8 @@ def _builtin(name: str) -> bool:
 
 def setup(app):
     app.connect("config-inited", _static)
+    # MathJax on every page: the sidebar lists notebook titles with mathematics in them
+    app.set_html_assets_policy("always")
     app.connect("autodoc-process-docstring", docmath.process_docstring)
     app.connect("missing-reference", _missing_reference)
     return {"parallel_read_safe": True}

@@ -2,8 +2,9 @@
 
 minivae's docstrings write their equations in plain text, so that they read well in a terminal
 and in the source next to the code: ``KL = 1/2 sum_i (Sigma_ii + mu_i^2 - 1 - log Sigma_ii)``.
-For the website, :func:`process_docstring` (an ``autodoc-process-docstring`` handler, run before
-numpydoc's) turns them into TeX for MathJax, without touching the source:
+For the website, :func:`process_docstring` (an ``autodoc-process-docstring`` handler, run after
+numpydoc has turned the sections into reStructuredText) turns them into TeX for MathJax, without
+touching the source:
 
 * a display equation (an indented block after a blank line, holding a relation such as ``=``)
   becomes a ``.. math::`` block;

@@ -441,6 +441,23 @@ def outside_fences(text: str, fn) -> str:
     return "".join(p if i % 2 else fn(p) for i, p in enumerate(parts))
 
 
+def equation_cell(cell: str) -> str:
+    """The equation column with its equations as MyST math roles (no pipe left inside them:
+    the cell sits in a Markdown table)."""
+    import docmath
+    text = cell.replace("\\|", "|")
+    rst = docmath.inline(text)
+
+    def role(m):
+        tex = m.group(1).replace(r"\lVert ", r"\lVert ").replace("|", r"\vert ")
+        return "{math}`" + tex + "`"
+    out = re.sub(r":math:`([^`]*)`", role, rst)
+    # what stayed text keeps its escaped pipes
+    parts = re.split(r"(\{math\}`[^`]*`)", out)
+    return "".join(p if p.startswith("{math}") else p.replace("|", "\\|").replace("\\*", "*")
+                   for p in parts)
+
+
 def derivation_map(text: str, linker: Linker) -> tuple[str, dict[tuple[str, str], list[tuple[str, str]]]]:
     """The derivation map with links, and for each notebook section the rows that cite it."""
     backlinks: dict[tuple[str, str], list[tuple[str, str]]] = {}
@@ -473,7 +490,9 @@ def derivation_map(text: str, linker: Linker) -> tuple[str, dict[tuple[str, str]
         used_ids.add(row_id)
         new = []
         for col, cell in zip(header, cells):
-            if col == "code":
+            if col == "equation or claim":
+                cell = equation_cell(cell)
+            elif col == "code":
                 cell = linker.code(cell)
             elif col == "test":
                 cell = linker.tests_in(cell)
