@@ -61,6 +61,7 @@ mathjax3_config = {
 html_theme = "furo"
 html_title = "minivae: variational autoencoders by hand"
 html_static_path: list[str] = []
+html_favicon = "_static/favicon.svg"
 html_css_files = ["site.css"]
 html_show_sourcelink = False
 html_copy_source = False

@@ -25,10 +25,14 @@ import json
 import pkgutil
 import re
 import shutil
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "minivae"
+if str(ROOT / "docs") not in sys.path:
+    sys.path.insert(0, str(ROOT / "docs"))            # docmath, beside this file
+import docmath  # noqa: E402
 
 TEST_REF = re.compile(r"`(tests/(\w+)\.py)::(\w+)`")
 NAME_REF = re.compile(r"`(minivae(?:\.\w+)+)([^`]*)`")
@@ -259,7 +263,6 @@ class ApiIndex:
 
 def _first_paragraph(obj, kind: str) -> str:
     """The docstring's first paragraph, its equations as mathematics (for the contents table)."""
-    import docmath
     doc = inspect.getdoc(obj) if kind != "data" else None
     if not doc:
         return kind
@@ -317,11 +320,11 @@ def notebook_stems() -> list[str]:
 
 
 def section_label(stem: str, number: str) -> str:
-    return f"nb-{stem}-s{number}"
+    return f"nb-{stem}-s{number}".replace("_", "-").lower()
 
 
 def test_label(file_stem: str, name: str) -> str:
-    return f"test-{file_stem}-{name}".replace("_", "-")
+    return f"{file_stem}-{name}".replace("_", "-").lower()     # Sphinx's ids are lower case
 
 
 def _cell_source(cell) -> str:
@@ -444,7 +447,6 @@ def outside_fences(text: str, fn) -> str:
 def equation_cell(cell: str) -> str:
     """The equation column with its equations as MyST math roles (no pipe left inside them:
     the cell sits in a Markdown table)."""
-    import docmath
     text = cell.replace("\\|", "|")
     rst = docmath.inline(text)
 
