@@ -106,7 +106,15 @@ def _missing_reference(app, env, node, contnode):
 
 
 def _builtin(name: str) -> bool:
+    """A name of Python's or of another installed package (ctypes, numpy.ndarray, int)."""
     import builtins
+    import importlib.util
+    head = name.split(".")[0]
+    if head != "minivae" and "." in name and importlib.util.find_spec(head) is not None:
+        return True
+    if "." not in name and head != "minivae" and importlib.util.find_spec(head) is not None \
+            and not hasattr(minivae, head):
+        return True
     return hasattr(builtins, name.rsplit(".", 1)[-1]) and "." not in name.replace("builtins.", "")
 
 

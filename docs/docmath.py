@@ -53,7 +53,7 @@ PROTECTED = re.compile(r"\b(?:i\.e\.|e\.g\.|cf\.)|``.+?``|:[\w:.-]+:`[^`]+`|`[^`
 PARAM_LINE = re.compile(r"^\s*\**\w+(?:\s*,\s*\**\w+)*\s*:(?:\s|$)")
 COLUMN_ITEM = re.compile(r"^(\s*)(``[^`]+``)(\s{2,})(\S.*)$")
 COLUMN_ITEM_LOOSE = re.compile(r"^(\s*)(``[^`]+``)(\s+)(\S.*)$")
-ABS_VALUE = re.compile(r"(?<![|\w`])\|([A-Za-z_][\w]*)\|(?![|\w`])")
+ABS_VALUE = re.compile(r"(?<![|\w`])\|([A-Za-z_(](?:[^|`\n]*?[\w)])?)\|(?![|\w`])")
 
 
 # ------------------------------------------------------------------------------------------
@@ -80,7 +80,7 @@ def _name(word: str) -> str:
         if len(word) == 1:
             return word + primes
         return rf"\mathrm{{{word}}}" + primes
-    base = head if len(head) == 1 else (
+    base = {"E": r"\mathbb{E}"}.get(head, head) if len(head) == 1 else (
         ALIASES.get(head) or ("\\" + head if head in GREEK else SPECIAL.get(head))
         or {"grad": r"\nabla"}.get(head))
     if base and all(len(s) <= 3 or s in FUNCTIONS for s in subs) and all(subs):
@@ -223,7 +223,7 @@ def inline(line: str) -> str:
         pos = b
     out.append(masked[pos:])
     text = "".join(out)
-    text = re.sub("\x01(\\w+)\x01", lambda m: f":math:`|{to_tex(m.group(1))}|`", text)
+    text = re.sub("\x01([^\x01]+)\x01", lambda m: f":math:`|{to_tex(m.group(1))}|`", text)
     # every emphasis was protected above: an asterisk left is a character, as in a shape (M, *s)
     text = re.sub(r"(?<![\\`])\*(?=\S)", r"\\*", text)
     return _unmask(text, saved)
@@ -262,7 +262,10 @@ def _trim(tokens, i, j):
     if j - i < 3:
         return None
     body = [t for _, t, _ in tokens[i:j]]
-    if not any(t in RELATIONS for t in body):
+    # a relation makes an equation; so does a norm or divergence, a sum or an expectation
+    # (KL(q || p), E_q[log q - log p]) even without one
+    if not any(t in RELATIONS for t in body) and not (
+            "||" in body or any(t.startswith(("sum_", "E_")) for t in body) or "sum" in body):
         return None
     # a comma at depth 0 separates an equation from the next phrase: keep the part holding
     # the first relation, and the ones after it that have relations of their own

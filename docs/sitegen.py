@@ -23,6 +23,7 @@ import importlib
 import inspect
 import json
 import pkgutil
+import posixpath
 import re
 import shutil
 import sys
@@ -425,16 +426,19 @@ class Linker:
         out.append(text[pos:])
         return "".join(out), cited
 
-    def links(self, text: str, staged_docs: dict[str, str]) -> str:
-        """Relative Markdown links: to a staged page, rewritten; to anything else, plain text."""
+    def links(self, text: str, staged_docs: dict[str, str], src_dir: str = "", dst_dir: str = "") -> str:
+        """Relative Markdown links of a file in the repository folder ``src_dir``, staged into
+        ``dst_dir``: to a staged page, rewritten; to anything else, plain text."""
         def link(m):
             label, target = m.groups()
             if re.match(r"^[a-z]+:", target) or target.startswith("#"):
                 return m.group(0)
-            path = target.split("#")[0]
-            if path in staged_docs:
-                return f"[{label}]({self.up}{staged_docs[path]})"
-            return f"{label} (`{path}` in the repository)" if label != path else f"`{path}`"
+            path, _, fragment = target.partition("#")
+            repo_path = posixpath.normpath(posixpath.join(src_dir, path))
+            if repo_path in staged_docs:
+                new = posixpath.relpath(staged_docs[repo_path], dst_dir or ".")
+                return f"[{label}]({new}{'#' + fragment if fragment else ''})"
+            return f"{label} (`{repo_path}` in the repository)" if label != path else f"`{repo_path}`"
         return MD_LINK.sub(link, text)
 
 
@@ -510,14 +514,17 @@ def derivation_map(text: str, linker: Linker) -> tuple[str, dict[tuple[str, str]
     return "\n".join(out) + "\n", backlinks
 
 
-def stage_notebook(stem: str, dst: Path, backlinks) -> None:
-    """A copy of the notebook, outputs untouched, with section targets and links back to the map."""
+def stage_notebook(stem: str, dst: Path, backlinks, linker: "Linker", staged_docs: dict[str, str]) -> None:
+    """A copy of the notebook, outputs untouched, with section targets, links back to the map,
+    and its links to the repository's documents pointed at their pages."""
     nb = json.loads((ROOT / "notebooks" / f"{stem}.ipynb").read_text(encoding="utf-8"))
     for cell in nb["cells"]:
         if cell["cell_type"] != "markdown":
             continue
         lines = []
-        for line in _cell_source(cell).splitlines():
+        source = outside_fences(_cell_source(cell),
+                                lambda t: linker.links(t, staged_docs, "notebooks", "notebooks"))
+        for line in source.splitlines():
             m = SECTION_HEADING.match(line)
             if not m:
                 lines.append(line)
@@ -606,8 +613,8 @@ def stage_mathjax(dst: Path) -> None:
     copy_if_changed(es5.parent / "LICENSE", dst / "LICENSE")
 
 
-def plain_doc(text: str, linker: Linker, staged_docs: dict[str, str]) -> str:
-    text = linker.links(text, staged_docs)
+def plain_doc(text: str, linker: Linker, staged_docs: dict[str, str], src_dir: str = "") -> str:
+    text = linker.links(text, staged_docs, src_dir)
     text, _ = linker.notebooks_in(text, strict_sections=False)
     return linker.tests_in(linker.code(text))
 
@@ -619,7 +626,6 @@ def stage(srcdir: Path) -> dict:
     api = ApiIndex(package_modules())
     docs = sorted(p.stem for p in (ROOT / "docs").glob("*.md"))
     staged_docs = {f"docs/{d}.md": f"{d}.md" for d in docs}
-    staged_docs.update({f"{d}.md": f"{d}.md" for d in docs})
     staged_docs.update({f"notebooks/{s}.ipynb": f"notebooks/{s}.ipynb" for s in stems})
     staged_docs["README.md"] = "index.md"
     pages: dict[str, str] = {}
@@ -628,9 +634,9 @@ def stage(srcdir: Path) -> dict:
     for d in docs:
         text = (ROOT / "docs" / f"{d}.md").read_text(encoding="utf-8")
         if d == "derivations":
-            text, backlinks = derivation_map(top.links(text, staged_docs), top)
+            text, backlinks = derivation_map(top.links(text, staged_docs, "docs"), top)
         else:
-            text = outside_fences(text, lambda t: plain_doc(t, top, staged_docs))
+            text = outside_fences(text, lambda t: plain_doc(t, top, staged_docs, "docs"))
         pages[f"{d}.md"] = text
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     readme = outside_fences(readme, lambda t: plain_doc(t, top, staged_docs))
@@ -640,7 +646,7 @@ def stage(srcdir: Path) -> dict:
     for rel, text in pages.items():
         write_if_changed(srcdir / rel, text)
     for stem in stems:
-        stage_notebook(stem, srcdir / "notebooks" / f"{stem}.ipynb", backlinks)
+        stage_notebook(stem, srcdir / "notebooks" / f"{stem}.ipynb", backlinks, top, staged_docs)
     # pages of an earlier build whose source is gone (a renamed notebook) must not linger
     keep = set(pages) | {f"notebooks/{s}.ipynb" for s in stems}
     for path in list(srcdir.rglob("*")):
