@@ -38,7 +38,7 @@ extensions = [
 # notebooks: shown as committed, outputs included; executing them is the notebook tests' job
 nb_execution_mode = "off"
 nb_merge_streams = True
-myst_enable_extensions = ["dollarmath", "amsmath", "attrs_inline", "colon_fence"]
+myst_enable_extensions = ["dollarmath", "amsmath", "attrs_inline", "attrs_block", "colon_fence"]
 myst_heading_anchors = 3
 myst_dmath_double_inline = True
 

@@ -172,7 +172,7 @@ def to_tex(text: str, display: bool = False) -> str:
             out.append({"->": r"\to ", "~": r"\sim ", "<=": r"\le ", ">=": r"\ge ", "!=": r"\ne ",
                         "~=": r"\approx ", "*": r"\cdot ", "{": r"\{", "}": r"\}",
                         "<": "<", ">": ">", "%": r"\%", "#": r"\#", "&": r"\&", "$": r"\$",
-                        "\\": r"\backslash "}.get(tok, tok))
+                        "\\": r"\backslash ", "∫": r"\int "}.get(tok, tok))
     return "".join(out).strip()
 
 
@@ -244,7 +244,7 @@ def _mathy(tokens, j) -> bool:
         return not _is_prose(tok)
     if kind == "op":
         return tok not in (";", ":", "!")
-    return tok == "\x01"
+    return tok in ("\x01", "∫")
 
 
 def _trim(tokens, i, j):

@@ -415,7 +415,7 @@ class Linker:
                     current = None
                     continue
                 current = value
-                out.append(f"{{doc}}`{value} <{self.up}notebooks/{value}>`")
+                out.append(f"{{doc}}`{self.up}notebooks/{value}`")      # shown by its title
             elif current is None:
                 out.append(text[start:end])
             else:
@@ -476,7 +476,9 @@ def derivation_map(text: str, linker: Linker) -> tuple[str, dict[tuple[str, str]
         cells = _split_row(line)
         if header is None:
             header = [c.lower() for c in cells]
-            out.append(line)
+            if out and out[-1].strip():
+                out.append("")
+            out += [f"{{.derivation-map .columns-{len(header)}}}", line]
             continue
         if all(re.fullmatch(r":?-+:?", c) for c in cells):
             out.append(line)
