@@ -572,6 +572,14 @@ def test_pages(tests: dict[str, set[str]], srcdir: Path) -> dict[str, str]:
 DOC_TITLES = {"derivations": "The derivation map", "notation": "Notation",
               "robustness": "Bad input, crashes and numerical extremes"}
 
+READING_NOTE = """```{admonition} Reading this site
+:class: tip
+The notebooks (in the menu) derive the lectures' equations one at a time, with minivae's code
+beside them and their outputs as computed. The {doc}`derivation map <derivations>` ties every
+equation to the function that computes it, the test that checks it and the notebook section that
+derives it; the {doc}`API reference <api/index>` holds every docstring, equations typeset.
+```"""
+
 SITE_TOC = """
 ```{{toctree}}
 :hidden:
@@ -642,6 +650,10 @@ def stage(srcdir: Path) -> dict:
         pages[f"{d}.md"] = text
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     readme = outside_fences(readme, lambda t: plain_doc(t, top, staged_docs))
+    # a note for the student, after the README's first paragraph
+    head, sep, rest = readme.partition("\n\n")
+    first, sep2, rest = rest.partition("\n\n")
+    readme = head + sep + first + sep2 + READING_NOTE + "\n\n" + rest
     pages["index.md"] = readme + SITE_TOC.format(docs="\n".join(docs))
     pages.update(api_pages(api))
     pages.update(test_pages(top.tests, srcdir))
