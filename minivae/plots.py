@@ -14,7 +14,9 @@ from matplotlib.figure import Figure
 from scipy.special import ndtri
 
 from .errors import ValidationError
-from .models import check_model
+from .evaluate import active_units
+from .kl import kl_diag_normal
+from .models import VAE, check_model
 from .runtime.files import atomic_write
 from .runtime.validation import (check_array, check_bool, check_finite_float, check_image_shape,
                          check_positive_int, check_rng)
@@ -22,7 +24,7 @@ from .runtime.validation import (check_array, check_bool, check_finite_float, ch
 __all__ = ["tile", "image_grid", "square_shape", "save", "image_panels", "reconstruction_figure", "embedding_figure",
            "samples_figure", "interpolate",
            "interpolation_figure", "latent_grid", "carpet_figure", "class_direction", "edit",
-           "edit_figure", "inpainting_figure"]
+           "edit_figure", "inpainting_figure", "traverse", "traversal_figure"]
 
 
 def tile(images, nrow=None, shape=(28, 28), pad=1, pad_value=1.0):
@@ -367,4 +369,91 @@ def inpainting_figure(x, observed, completions, title=None, size=0.9):
     ax.set_title("original | observed (grey = hidden) | different completions", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Latent traversals (lecture 001's beta-VAE): does one code move one factor?
+# --------------------------------------------------------------------------------------------
+def traverse(model, image, offsets=None, kl_data=None):
+    """Decode the posterior mean of one image with one latent code moved at a time.
+
+    With mu = E_q[z | x] the posterior mean of ``image``, row j holds d(mu + a e_j) for every
+    a in ``offsets``: code j varied around the image's own code while the others stay put.
+    A disentangled code (lecture 001's beta-VAE, beta > 1) changes one factor of the picture
+    along its row; an unused code (KL near 0) changes nothing.
+
+    Parameters
+    ----------
+    model : VAE
+    image : (D,) or (1, D) array, one image
+    offsets : 1-D array, default ``linspace(-2.5, 2.5, 9)``
+        Steps a added to one code, in units of the N(0, 1) prior's standard deviation.
+    kl_data : (n, D) array, optional
+        Data over which each code's KL is averaged (minivae.evaluate.active_units); by default
+        the KL of this one image's posterior, 1/2 (sigma_j^2 + mu_j^2 - 1 - log sigma_j^2).
+
+    Returns
+    -------
+    images : ndarray, shape (d, len(offsets), D)
+    kl : ndarray, shape (d,), nats, of each code
+    mu : ndarray, shape (d,), the image's posterior mean
+    """
+    model = check_model(model)
+    if not isinstance(model, VAE):
+        raise ValidationError(f"model: a latent traversal needs a VAE (a posterior mean and a KL per "
+                              f"code), got {type(model).__name__}")
+    flat = _one_image(image, "image", model)
+    if offsets is None:
+        offsets = np.linspace(-2.5, 2.5, 9)
+    offsets = check_array(offsets, "offsets").astype(np.float64).ravel()
+    if offsets.size == 0 or not np.all(np.isfinite(offsets)):
+        raise ValidationError(f"offsets: expected at least one finite step, got {offsets.tolist()}")
+    mu, log_var = model.encode(flat[None])
+    mu64, lv64 = mu.astype(np.float64), log_var.astype(np.float64)
+    if kl_data is None:
+        kl = kl_diag_normal(mu64.reshape(-1, 1), lv64.reshape(-1, 1))
+    else:
+        kl = active_units(model, kl_data)["kl_per_dim"]
+    d, k = model.latent_dim, offsets.size
+    codes = np.repeat(mu64, d * k, axis=0).reshape(d, k, d)
+    codes[np.arange(d), :, np.arange(d)] += offsets          # row j moves code j only
+    out = model.decode(codes.reshape(d * k, d).astype(model.dtype))
+    return out.reshape(d, k, -1), np.asarray(kl, dtype=np.float64).ravel(), mu64[0]
+
+
+def traversal_figure(model, image, offsets=None, kl_data=None, sort=True, shape=None,
+                     title=None, size=0.8):
+    """The grid of :func:`traverse`: one row per latent code, labelled with its KL.
+
+    Rows are sorted by KL, largest first (``sort=False`` keeps the codes' order); columns are
+    the offsets a added to the code, written under them. The codes the model uses (large KL)
+    come first; those whose KL is near 0 are switched off and their rows stay constant.
+    ``kl_data`` as in :func:`traverse` (the row labels say which KL they show).
+    ``shape``: one image's (H, W), by default the square of the model's input width.
+    """
+    images, kl, mu = traverse(model, image, offsets, kl_data)
+    offsets = np.linspace(-2.5, 2.5, 9) if offsets is None else np.ravel(np.asarray(offsets, dtype=np.float64))
+    shape = square_shape(model.input_dim) if shape is None else check_image_shape(shape)
+    sort = check_bool(sort, "sort")
+    order = np.argsort(-kl, kind="stable") if sort else np.arange(len(kl))
+    d, k, _ = images.shape
+    pad = 1
+    canvas = tile(np.clip(images[order], 0, 1).reshape(d * k, -1), nrow=k, shape=shape, pad=pad)
+    h, w = shape
+    fig = Figure(figsize=(size * k + 1.6, size * d + 1.0))
+    ax = fig.add_axes((1.4 / fig.get_figwidth(), 0.55 / fig.get_figheight(),
+                       1 - 1.6 / fig.get_figwidth(), 1 - 1.0 / fig.get_figheight()))
+    ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_yticks(pad + np.arange(d) * (h + pad) + h / 2 - 0.5)
+    which = "KL" if kl_data is None else "mean KL"
+    ax.set_yticklabels([f"z{j}  {which} {kl[j]:.2f}" for j in order], fontsize=8)
+    ax.set_xticks(pad + np.arange(k) * (w + pad) + w / 2 - 0.5)
+    ax.set_xticklabels([f"{a:+.3g}" for a in offsets], fontsize=8)
+    ax.set_xlabel("offset added to the code (prior standard deviations)", fontsize=8)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title(title or "latent traversals: one code moved at a time around the image's posterior mean",
+                 fontsize=9)
     return fig
