@@ -10,6 +10,7 @@ import io
 import math
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 from scipy.special import ndtri
 
@@ -24,7 +25,8 @@ from .runtime.validation import (check_array, check_bool, check_finite_float, ch
 __all__ = ["tile", "image_grid", "square_shape", "save", "image_panels", "reconstruction_figure", "embedding_figure",
            "samples_figure", "interpolate",
            "interpolation_figure", "latent_grid", "carpet_figure", "class_direction", "edit",
-           "edit_figure", "inpainting_figure", "traverse", "traversal_figure"]
+           "edit_figure", "inpainting_figure", "traverse", "traversal_figure",
+           "rate_distortion_figure", "sweep_figure"]
 
 
 def tile(images, nrow=None, shape=(28, 28), pad=1, pad_value=1.0):
@@ -456,4 +458,88 @@ def traversal_figure(model, image, offsets=None, kl_data=None, sort=True, shape=
         spine.set_visible(False)
     ax.set_title(title or "latent traversals: one code moved at a time around the image's posterior mean",
                  fontsize=9)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# A sweep over beta: one dict per run, with at least "beta" and the numbers drawn
+# --------------------------------------------------------------------------------------------
+def _runs_by_beta(runs, keys):
+    if not isinstance(runs, (list, tuple)) or not runs:
+        raise ValidationError(f"runs: expected a non-empty list of dicts, one per run, got {type(runs).__name__}")
+    for i, r in enumerate(runs):
+        missing = [k for k in ("beta", *keys) if not isinstance(r, dict) or k not in r]
+        if missing:
+            raise ValidationError(f"runs[{i}]: expected the keys {['beta', *keys]}, missing {missing}")
+    betas = sorted({float(r["beta"]) for r in runs})
+    return betas, {b: [r for r in runs if float(r["beta"]) == b] for b in betas}
+
+
+def _beta_colours(betas):
+    cmap = colormaps["viridis"]
+    return {b: cmap(i / max(1, len(betas) - 1)) for i, b in enumerate(betas)}
+
+
+def rate_distortion_figure(runs, rate="kl", distortion="recon", title=None, size=4.5):
+    """Rate (the KL, nats) against distortion (the reconstruction term -E_q log p(x|z), nats), one
+    point per run coloured by beta, the per-beta medians joined.
+
+    The beta-VAE objective is distortion + beta * rate: each beta picks the point of the curve
+    where its slope is -beta (lecture 001's Lagrangian), so a larger beta buys a lower rate with
+    a higher distortion.
+    """
+    betas, groups = _runs_by_beta(runs, (rate, distortion))
+    colours = _beta_colours(betas)
+    fig = Figure(figsize=(size * 1.25, size))
+    ax = fig.add_subplot(1, 1, 1)
+    med = []
+    for b in betas:
+        r = np.array([[g[rate], g[distortion]] for g in groups[b]], dtype=np.float64)
+        ax.scatter(r[:, 0], r[:, 1], color=colours[b], s=22, label=f"beta = {b:g}", zorder=3)
+        med.append(np.median(r, axis=0))
+    med = np.array(med)
+    ax.plot(med[:, 0], med[:, 1], color="grey", lw=1, zorder=2, label="medians over seeds")
+    ax.set_xlabel(f"rate: KL(q(z|x) || p(z)), nats per example ({rate})")
+    ax.set_ylabel(f"distortion: -E log p(x|z), nats per example ({distortion})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "rate against distortion across beta (held-out data)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def sweep_figure(runs, metrics, labels=None, chance=None, title=None, size=3.6):
+    """Each metric against beta: every seed's value as a dot, the median over seeds as a line.
+
+    Parameters
+    ----------
+    runs : list of dict, each with "beta" and every key of ``metrics``
+    metrics : sequence of str
+    labels : sequence of str, optional, the axis label of each metric
+    chance : dict, optional, metric -> a level drawn as a dashed line (a metric's chance level)
+    """
+    metrics = list(metrics)
+    betas, groups = _runs_by_beta(runs, metrics)
+    labels = metrics if labels is None else list(labels)
+    if len(labels) != len(metrics):
+        raise ValidationError(f"labels: expected one per metric ({len(metrics)}), got {len(labels)}")
+    fig, axes = _row_of_axes(len(metrics), size, size * 0.85)
+    for ax, key, label in zip(axes, metrics, labels):
+        for b in betas:
+            v = np.array([g[key] for g in groups[b]], dtype=np.float64)
+            ax.scatter(np.full(len(v), b), v, color="C0", s=16, alpha=0.7, zorder=3)
+        ax.plot(betas, [np.median([g[key] for g in groups[b]]) for b in betas], color="C1", lw=1.5,
+                marker="_", ms=14, label="median over seeds", zorder=2)
+        if chance and key in chance:
+            ax.axhline(chance[key], color="grey", ls="--", lw=1, label="chance")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(betas)
+        ax.set_xticklabels([f"{b:g}" for b in betas])
+        ax.set_xlabel("beta")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
     return fig

@@ -290,3 +290,36 @@ def test_cli_plot_traversals_errors(sprites_run, tmp_path, capsys, extra, expect
 def test_cli_plot_needs_a_figure_name(capsys):
     err = _one_line_error(["plot"], capsys)
     assert "traversals" in err
+
+
+# ---- the sweep's pictures ------------------------------------------------------------------------
+
+def _runs():
+    return [{"beta": b, "seed": s, "kl": 20 / b + s, "recon": 30 + 5 * math.log2(b) + s,
+             "factorvae": 0.5 + 0.01 * b, "mig": 0.1 * s} for b in (1, 4, 16) for s in range(3)]
+
+
+def test_rate_distortion_figure_one_point_per_run_and_the_medians():
+    fig = plots.rate_distortion_figure(_runs())
+    ax = fig.axes[0]
+    assert len(ax.collections) == 3 and all(len(c.get_offsets()) == 3 for c in ax.collections)
+    line = ax.lines[0]
+    np.testing.assert_allclose(line.get_xdata(), [21, 6, 2.25])       # median KL of each beta
+    np.testing.assert_allclose(line.get_ydata(), [31, 41, 51])
+
+
+def test_sweep_figure_draws_each_metric_with_its_median():
+    fig = plots.sweep_figure(_runs(), ["factorvae", "mig"], ["FactorVAE", "MIG"], chance={"factorvae": 0.2})
+    assert len(fig.axes) == 2
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [0.51, 0.54, 0.66])
+    np.testing.assert_allclose(fig.axes[1].lines[0].get_ydata(), [0.1, 0.1, 0.1])
+    assert fig.axes[0].lines[1].get_ydata()[0] == 0.2           # the chance level
+
+
+def test_sweep_figures_bad_input():
+    with pytest.raises(ValidationError, match="runs: expected a non-empty list"):
+        plots.rate_distortion_figure([])
+    with pytest.raises(ValidationError, match=r"runs\[0\]: expected the keys .* missing \['mig'\]"):
+        plots.sweep_figure([{"beta": 1, "factorvae": 0.5}], ["mig"])
+    with pytest.raises(ValidationError, match="labels: expected one per metric"):
+        plots.sweep_figure(_runs(), ["mig"], ["a", "b"])
