@@ -22,8 +22,9 @@ LAYERS = (
     ("likelihoods", "kl", "priors", "estimators", "optim", "disentanglement"),
     # 4. the models, their registry and their checkpoints
     ("models.*",),
-    # 5. what is done with a model: evaluating, inferring, training (and the run's options)
-    ("evaluate", "inpaint", "options", "train"),
+    # 5. what is done with a model: evaluating, inferring, training (and the run's options);
+    #    the checks of the notebooks' exercises
+    ("evaluate", "inpaint", "options", "train", "exercises"),
     # 6. pictures
     ("plots",),
     # 7. the command line
