@@ -323,3 +323,29 @@ def test_sweep_figures_bad_input():
         plots.sweep_figure([{"beta": 1, "factorvae": 0.5}], ["mig"])
     with pytest.raises(ValidationError, match="labels: expected one per metric"):
         plots.sweep_figure(_runs(), ["mig"], ["a", "b"])
+
+
+# ---- the grader of notebook 13's gradient exercise -------------------------------------------------
+
+def _capacity_right(mu, lv, gamma, c):
+    kl = 0.5 * np.sum(np.exp(lv) + mu**2 - 1 - lv, axis=1, keepdims=True)
+    s = gamma * np.sign(kl - c)
+    return s * mu, s * 0.5 * (np.exp(lv) - 1)
+
+
+def test_capacity_grader_passes_right_fails_wrong_and_stub(capsys):
+    from minivae import exercises as X
+    X.check_capacity_gradient(_capacity_right, exercise="2")
+    assert capsys.readouterr().out.startswith("✓ exercise 2: correct")
+    # forgetting the sign of KL - C (the gradient of gamma (KL - C) instead of gamma |KL - C|)
+    with pytest.raises(X.ExerciseNotPassed, match=r"✗ exercise 2, not yet: d/dmu differs .* worst entry"):
+        X.check_capacity_gradient(lambda mu, lv, g, c: (g * mu, g * 0.5 * (np.exp(lv) - 1)), exercise="2")
+    with pytest.raises(X.ExerciseNotPassed, match="not answered"):
+        X.check_capacity_gradient(lambda *a: (_ for _ in ()).throw(NotImplementedError("HINT")), exercise="2")
+    # the penalty is the documented sum, and its backward pass is minivae's KL gradient times the sign
+    rng = np.random.default_rng(0)
+    mu, lv = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    kl = kl_diag_normal(mu, lv)
+    assert X.capacity_penalty(mu, lv, 3.0, 1.0) == pytest.approx(3 * np.sum(np.abs(kl - 1.0)))
+    for a, b in zip(X.capacity_penalty_backward(mu, lv, 3.0, 1.0), _capacity_right(mu, lv, 3.0, 1.0)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
