@@ -226,7 +226,10 @@ def main(argv=None):
                     print(f"beta {beta:g} seed {seed}: already recorded, skipped", flush=True)
                     continue
                 record, trainer = run_one(beta, seed, args, train, test)
-                trainer.save_checkpoint(out / "checkpoints" / f"beta{beta:g}_seed{seed}.npz")
+                # the data set's name, so that 'minivae evaluate' and 'minivae plot traversals'
+                # default to sprites for these checkpoints
+                trainer.save_checkpoint(out / "checkpoints" / f"beta{beta:g}_seed{seed}.npz",
+                                        {"args": {"data": "sprites"}})
                 runs.append(record)
                 write_records(out, runs)
                 print(f"beta {beta:g} seed {seed}: recon {record['recon']:.2f} KL {record['kl']:.2f} "
