@@ -29,6 +29,7 @@ well, or what to do.
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
@@ -49,7 +50,8 @@ __all__ = ["ExerciseNotPassed", "check_array", "check_value", "check_true", "che
            "check_logsumexp_gradient", "check_gaussian_score", "check_bernoulli_gradient",
            "check_kl_diag_gradient", "check_kl_isotropic_gradient", "check_reparameterize_backward",
            "check_learned_sigma_gradient", "check_gaussian_perpixel_gradient", "check_reinforce_baseline",
-           "check_gumbel_softmax_backward", "check_kl_categorical_gradient", "check_environment"]
+           "check_gumbel_softmax_backward", "check_kl_categorical_gradient", "check_capacity_gradient",
+           "check_environment"]
 
 PASS, FAIL = "✓", "✗"
 
@@ -403,6 +405,41 @@ def check_kl_categorical_gradient(fn, exercise="1", n_cases=3, seed=0):
                             reference_name="minivae.kl.kl_categorical_uniform_backward")
 
 
+def capacity_penalty(mu, log_var, gamma, capacity):
+    """sum_b gamma |KL(q_b || N(0, I)) - C|: the capacity-controlled beta-VAE's regularizer
+    (Burgess et al. 2018), q_b = N(mu_b, diag(exp(log_var_b))), one KL per row."""
+    return float(np.sum(gamma * np.abs(kl_diag_normal(mu, log_var) - capacity)))
+
+
+def capacity_penalty_backward(mu, log_var, gamma, capacity):
+    """(d/dmu, d/dlog_var) of :func:`capacity_penalty`: gamma sign(KL_b - C) times the KL's own
+    derivatives mu and (exp(log_var) - 1) / 2 (lecture 002), row by row."""
+    sign = np.sign(kl_diag_normal(mu, log_var) - capacity)[:, None]
+    dmu, dlv = kl_diag_normal_backward(mu, log_var)
+    return gamma * sign * dmu, gamma * sign * dlv
+
+
+def check_capacity_gradient(fn, exercise="1", n_cases=3, seed=0):
+    """``fn(mu, log_var, gamma, capacity)`` must return (d/dmu, d/dlog_var) of
+    sum_b gamma |KL(N(mu_b, diag exp(log_var_b)) || N(0, I)) - C| (notebook 13). The rows are
+    drawn with KL at least 0.2 nats away from C on either side, where the penalty is smooth."""
+    def draw(rng):
+        B, d = _shape(rng, 5, 4)
+        while True:     # a row with KL near C would sit on the kink of |.|: draw again
+            mu, lv = rng.normal(0, 1.2, (max(B, 2), d)), rng.normal(0, 0.8, (max(B, 2), d))
+            kl = kl_diag_normal(mu, lv)
+            capacity = float(np.mean(kl))
+            if np.abs(kl - capacity).min() > 0.2:
+                return {"mu": mu, "log_var": lv, "gamma": float(rng.choice([1.0, 10.0, 100.0])),
+                        "capacity": capacity}
+
+    def args(i):
+        return i["mu"], i["log_var"], i["gamma"], i["capacity"]
+    check_gradient_exercise(exercise, lambda i: fn(*args(i)), lambda i: capacity_penalty_backward(*args(i)),
+                            lambda i: capacity_penalty(*args(i)), draw, ("mu", "log_var"), n_cases, seed,
+                            reference_name="gamma sign(KL - C) times minivae.kl.kl_diag_normal_backward")
+
+
 # ------------------------------------------------------------------------------------------------
 # The first cell of every notebook
 # ------------------------------------------------------------------------------------------------
@@ -414,10 +451,17 @@ def _version_tuple(text):
     return tuple(parts + [0] * (3 - len(parts)))
 
 
+def _package_version():
+    # The package (minivae/__init__) is imported before any of its modules, so its version is
+    # read from it at call time rather than imported: modules never import the package itself.
+    return sys.modules[__package__].__version__
+
+
 def environment_problems(min_version="0.1.0", data=()):
     """What stands between this installation and a notebook: a list of one-line instructions
     (empty when all is well), and a list of notes (data found, data to be downloaded)."""
     problems, notes = [], []
+    __version__ = _package_version()
     if _version_tuple(__version__) < _version_tuple(min_version):
         problems.append(f"minivae {__version__} is older than this notebook needs ({min_version}): "
                         f"run `pip install -e .` in the minivae folder again, then restart the kernel")
@@ -462,6 +506,6 @@ def check_environment(min_version="0.1.0", data=()):
     if problems:
         print(f"{FAIL} before you start: " + "; ".join(problems))
         return False
-    print(f"{PASS} environment: minivae {__version__}, numpy {np.__version__}"
+    print(f"{PASS} environment: minivae {_package_version()}, numpy {np.__version__}"
           + "".join(f"; {n}" for n in notes))
     return True

@@ -22,10 +22,11 @@ LAYERS = (
     ("likelihoods", "kl", "priors.*", "estimators", "optim", "mixture", "disentanglement"),
     # 4. the models, their registry and their checkpoints
     ("models.*",),
-    # 5. what is done with a model: evaluating, inferring, training (and the run's options)
+    # 5. what is done with a model: evaluating, inferring, training (and the run's options);
+    #    the checks of the notebooks' exercises
     ("evaluate", "inpaint", "options", "train", "vade", "exercises"),
     # 6. pictures
-    ("plots",),
+    ("plots.*",),
     # 7. the command line
     ("cli", "__main__"),
 )
