@@ -29,7 +29,6 @@ well, or what to do.
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 
@@ -451,17 +450,10 @@ def _version_tuple(text):
     return tuple(parts + [0] * (3 - len(parts)))
 
 
-def _package_version():
-    # The package (minivae/__init__) is imported before any of its modules, so its version is
-    # read from it at call time rather than imported: modules never import the package itself.
-    return sys.modules[__package__].__version__
-
-
 def environment_problems(min_version="0.1.0", data=()):
     """What stands between this installation and a notebook: a list of one-line instructions
     (empty when all is well), and a list of notes (data found, data to be downloaded)."""
     problems, notes = [], []
-    __version__ = _package_version()
     if _version_tuple(__version__) < _version_tuple(min_version):
         problems.append(f"minivae {__version__} is older than this notebook needs ({min_version}): "
                         f"run `pip install -e .` in the minivae folder again, then restart the kernel")
@@ -506,6 +498,6 @@ def check_environment(min_version="0.1.0", data=()):
     if problems:
         print(f"{FAIL} before you start: " + "; ".join(problems))
         return False
-    print(f"{PASS} environment: minivae {_package_version()}, numpy {np.__version__}"
+    print(f"{PASS} environment: minivae {__version__}, numpy {np.__version__}"
           + "".join(f"; {n}" for n in notes))
     return True
