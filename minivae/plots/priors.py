@@ -21,7 +21,9 @@ def prior_and_aggregate_figure(models, x, n_grid=80, limits=None, size=3.6, titl
 
     Where the bottom panel has mass and the top one has none the prior's samples miss the
     codes the decoder was trained on (and the other way round: "holes" the decoder never saw).
-    ``limits``: (low, high) of both axes, by default the codes' range with a margin.
+    ``limits``: (low, high) of both axes, shared by every panel; by default (``None``) the
+    range of all models' codes with a margin, or ``"each"`` for a range per model (a mixture
+    prior's codes may spread far wider than a standard normal's).
     """
     items = _check_models(models)
     n_grid = check_positive_int(n_grid, "n_grid")
@@ -29,17 +31,20 @@ def prior_and_aggregate_figure(models, x, n_grid=80, limits=None, size=3.6, titl
     for name, model in items:
         _check_2d(model, "a prior-against-aggregate picture")
         codes[name] = model.encode(x)
-    if limits is None:
-        allmu = np.concatenate([mu for mu, _ in codes.values()])
-        lo, hi = np.percentile(allmu, [0.5, 99.5])
+    def around(mus):
+        lo, hi = np.percentile(np.concatenate(mus), [0.5, 99.5])
         pad = 0.25 * (hi - lo) + 1.0
-        limits = (lo - pad, hi + pad)
-    lo, hi = float(limits[0]), float(limits[1])
-    axis = np.linspace(lo, hi, n_grid)
-    zz = np.stack(np.meshgrid(axis, axis[::-1]), axis=-1).reshape(-1, 2)
-    fig = Figure(figsize=(size * len(items), 2 * size + (0.4 if title else 0)))
+        return lo - pad, hi + pad
+
+    shared = limits
+    if limits is None:
+        shared = around([mu for mu, _ in codes.values()])
+    fig = Figure(figsize=(size * len(items), 2 * size + (0.4 if title else 0)), layout="constrained")
     for j, (name, model) in enumerate(items):
         mu, lv = codes[name]
+        lo, hi = around([mu]) if isinstance(limits, str) and limits == "each" else (float(shared[0]), float(shared[1]))
+        axis = np.linspace(lo, hi, n_grid)
+        zz = np.stack(np.meshgrid(axis, axis[::-1]), axis=-1).reshape(-1, 2)
         prior = np.exp(model.prior.log_prob(zz.astype(model.dtype), model.params).astype(np.float64))
         agg = np.exp(logmeanexp(gaussian_components(zz, mu.astype(np.float64), lv.astype(np.float64)), axis=-1))
         for i, (dens, what) in enumerate(((prior, "prior p(z)"), (agg, "aggregate posterior q(z)"))):
