@@ -79,6 +79,9 @@ __all__ = ["M2", "Classifier", "check_labels"]
 def check_labels(labels, n, n_classes, name="labels", allow_unlabelled=True):
     """Integer labels of n examples, each in [0, n_classes) or -1 (unlabelled), as int64."""
     if labels is None:
+        if not allow_unlabelled:
+            raise ValidationError(f"{name}: expected the class of every example ({n} labels 0..{n_classes - 1}), "
+                                  f"got None")
         return np.full(n, -1, dtype=np.int64)
     if not isinstance(labels, np.ndarray):
         if isinstance(labels, (list, tuple)):
