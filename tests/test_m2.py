@@ -13,8 +13,8 @@ from minivae import checkpoint, datasets, plots, semisupervised
 from minivae.cli import main
 from minivae.errors import InputTypeError, ValidationError
 from minivae.gradcheck import numerical_gradient, relative_error
-from minivae.logspace import log_softmax
 from minivae.models import M1M2, M2, VAE, Classifier
+from minivae.models.m2 import unlabelled_bound, unlabelled_bound_backward
 from minivae.train import Trainer
 
 needs_data = pytest.mark.skipif(not os.environ.get("MINIVAE_DATA"), reason="MINIVAE_DATA is not set")
@@ -81,22 +81,19 @@ def test_classifier_gradient(rng):
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.integers(0, 10_000))
-def test_gradient_of_minus_u_wrt_logits(seed):
-    """d(-U)/da_j = pi_j (l_j + log pi_j + U): the formula of the module docstring against
-    central differences in the logits themselves, for any bounds l and logits a."""
+@given(st.integers(0, 10_000), st.integers(1, 4), st.integers(2, 6))
+def test_unlabelled_bound_backward_matches_central_differences(seed, B, K):
+    """d(-U)/dl = pi and d(-U)/da_j = pi_j (l_j + log pi_j + U), for any bounds l and logits a."""
     r = np.random.default_rng(seed)
-    a, ell = r.standard_normal(5) * 3, r.random(5) * 50
-
-    def minus_u(a):
-        logpi = log_softmax(a)
-        return float(np.sum(np.exp(logpi) * (ell + logpi)))
-
-    logpi = log_softmax(a)
-    pi = np.exp(logpi)
-    analytic = pi * (ell + logpi - minus_u(a))
-    numeric = numerical_gradient(lambda: minus_u(a), a)
-    assert relative_error(analytic, numeric) < 1e-6
+    a, ell = r.standard_normal((B, K)) * 3, r.random((B, K)) * 50
+    dell, da = unlabelled_bound_backward(a, ell)
+    total = lambda: float(unlabelled_bound(a, ell).sum())      # noqa: E731
+    assert relative_error(da, numerical_gradient(total, a)) < 1e-6
+    assert relative_error(dell, numerical_gradient(total, ell)) < 1e-6
+    # the bound is never below -log sum_y exp(-l_y), reached at q(y|x) proportional to exp(-l_y)
+    tight = -np.log(np.sum(np.exp(-ell), axis=1))
+    assert np.all(unlabelled_bound(a, ell) >= tight - 1e-9)
+    assert np.allclose(unlabelled_bound(-ell, ell), tight)
 
 
 # ------------------------------------------------------------------------------------------------

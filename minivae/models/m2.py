@@ -73,7 +73,35 @@ from ..runtime.validation import (check_choice, check_data, check_float_dtype, c
                                   check_positive_float, check_positive_int, check_rng)
 from .base import Model, check_hidden
 
-__all__ = ["M2", "Classifier", "check_labels"]
+__all__ = ["M2", "Classifier", "check_labels", "unlabelled_bound", "unlabelled_bound_backward"]
+
+
+def unlabelled_bound(logits, ell):
+    """-U(x) = sum_y pi_y (l_y + log pi_y), pi = softmax(logits), per example.
+
+    Parameters
+    ----------
+    logits : (B, K) the classifier's logits a(x)
+    ell : (B, K) the labelled bounds l_y = -L(x, y) of each example with each class
+
+    Returns
+    -------
+    (B,)
+    """
+    logpi = log_softmax(logits)
+    return np.sum(np.exp(logpi) * (ell + logpi), axis=1)
+
+
+def unlabelled_bound_backward(logits, ell):
+    """Derivatives of :func:`unlabelled_bound`, each (B, K):
+
+    d(-U)/d l_y = pi_y,   d(-U)/d a_j = pi_j (l_j + log pi_j + U)   (module docstring).
+    """
+    logpi = log_softmax(logits)
+    pi = np.exp(logpi)
+    g = ell + logpi
+    neg_u = np.sum(pi * g, axis=1, keepdims=True)
+    return pi, pi * (g - neg_u)
 
 
 def check_labels(labels, n, n_classes, name="labels", allow_unlabelled=True):
@@ -288,7 +316,7 @@ class M2(_LabelModel):
         # unlabelled: -U = sum_k pi_k (l_k + log pi_k)
         pi_u, logpi_u = pi[unl], logpi[unl]
         ell_u = ell[n_l:].reshape(n_u, K)
-        neg_u = np.sum(pi_u * (ell_u + logpi_u), axis=1)
+        neg_u = unlabelled_bound(a[unl], ell_u)
         ce = -logpi[lab, labels[lab]]
         loss = 0.0
         if n_l:
@@ -313,7 +341,8 @@ class M2(_LabelModel):
         if n_l:
             w[:n_l] = 1.0 / n_l
         if n_u:
-            w[n_l:] = (pi_u / n_u).reshape(-1)
+            dell_u, da_u = unlabelled_bound_backward(a[unl], ell_u)
+            w[n_l:] = (dell_u / n_u).reshape(-1)
         dout *= w[:, None]
         ddec_in = self.decoder.backward(P, dec_cache, dout)
         dmu, dlog_var = reparameterize_backward(ddec_in[:, :d], eps, std)
@@ -324,7 +353,7 @@ class M2(_LabelModel):
         # the classifier's logits
         da = np.zeros_like(a)
         if n_u:
-            da[unl] = pi_u * (ell_u + logpi_u - neg_u[:, None]) / n_u
+            da[unl] = da_u / n_u
         if n_l:
             g = pi[lab]
             g[np.arange(n_l), labels[lab]] -= 1
