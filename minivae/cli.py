@@ -292,6 +292,13 @@ def _start_prior(model, x_train, args):
                      progress=not args.no_progress, verbose=False, **settings)
 
 
+def _check_batch_size(args, x_train):
+    if args.batch_size > len(x_train):
+        what = "labelled examples" if args.model == "classifier" else "training examples"
+        raise MinivaeError(f"--batch-size: expected at most {len(x_train)} (the number of {what}), "
+                           f"got {args.batch_size}")
+
+
 def _show(v):
     if isinstance(v, list):
         return " ".join(str(x) for x in v)
@@ -327,17 +334,15 @@ def cmd_train(args):
         if args.model in SEMI_SUPERVISED:
             x_train, y_train = _semi_data(_run_values(args), x_train, y_full)
             labels = {"y_train": y_train, "y_test": y_test}
-        if args.batch_size > len(x_train):
-            what = "labelled examples" if args.model == "classifier" else "training examples"
-            raise MinivaeError(f"--batch-size: expected at most {len(x_train)} (the number of {what}), "
-                               f"got {args.batch_size}")
         if args.model in SEMI_SUPERVISED:
+            _check_batch_size(args, x_train)      # before M1+M2's first stage trains
             m1_settings = dict(settings, labelled_batch=None, progress=not args.no_progress)
             model = _semi_model(args, {**config, "input_dim": x_train.shape[1]}, x_train, y_train, x_test,
                                 m1_settings)
         else:
             model = build_model({**config, "input_dim": x_train.shape[1]})
-        _start_prior(model, x_train, args)
+            _start_prior(model, x_train, args)
+            _check_batch_size(args, x_train)
         trainer = Trainer(model, x_train, x_test, progress=not args.no_progress, **settings, **labels)
         run_args = _run_values(args)
         run_args["epochs"] = epochs
