@@ -33,13 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .models import checkpoint as ckpt_mod
-from . import datasets, plots
+from . import datasets, plots, semisupervised, vade
+from . import options as run_options
 from .errors import DivergenceError, MinivaeError, OutputError
 from .evaluate import active_units, elbo, elbo_multi, importance_sampled_nll
-from . import options as run_options
-from . import semisupervised, vade
 from .models import VAE, build_model
+from .models import checkpoint as ckpt_mod
 from .priors import MixturePrior, VampPrior
 from .train import EVAL_SEED, Trainer, evaluation_data
 

@@ -32,7 +32,7 @@ import os
 
 import numpy as np
 
-from . import __version__, datasets
+from . import datasets
 from .errors import DataFileError, MinivaeError, ValidationError
 from .estimators import gaussian_score, gumbel_softmax, gumbel_softmax_backward, reinforce_gaussian
 from .estimators import reparameterize, reparameterize_backward
@@ -42,13 +42,16 @@ from .kl import kl_diag_normal_backward, kl_isotropic_normal, kl_isotropic_norma
 from .kl import log_normal_diag
 from .likelihoods import GaussianLearnedSigma, GaussianPerPixel, bernoulli_nll
 from .logspace import logsumexp, softmax
+from .models.m2 import unlabelled_bound, unlabelled_bound_backward
 from .params import Params
+from .version import __version__
 
 __all__ = ["ExerciseNotPassed", "check_array", "check_value", "check_true", "check_gradient_exercise",
            "check_logsumexp_gradient", "check_gaussian_score", "check_bernoulli_gradient",
            "check_kl_diag_gradient", "check_kl_isotropic_gradient", "check_reparameterize_backward",
            "check_learned_sigma_gradient", "check_gaussian_perpixel_gradient", "check_reinforce_baseline",
-           "check_gumbel_softmax_backward", "check_kl_categorical_gradient", "check_environment"]
+           "check_gumbel_softmax_backward", "check_kl_categorical_gradient", "check_unlabelled_bound_gradient",
+           "check_environment"]
 
 PASS, FAIL = "✓", "✗"
 
@@ -400,6 +403,20 @@ def check_kl_categorical_gradient(fn, exercise="1", n_cases=3, seed=0):
                             lambda i: float(np.sum(kl_categorical_uniform(i["logits"]))),
                             draw, ("logits",), n_cases, seed,
                             reference_name="minivae.kl.kl_categorical_uniform_backward")
+
+
+def check_unlabelled_bound_gradient(fn, exercise="1", n_cases=3, seed=0):
+    """``fn(logits, ell)`` must return d/dlogits of the summed unlabelled bound of M2,
+    sum_b sum_y pi_by (l_by + log pi_by) with pi = softmax(logits); logits and the labelled
+    bounds ell are (B, K) (notebook 14)."""
+    def draw(rng):
+        B, K = _shape(rng, 4, 10)
+        return {"logits": 2 * rng.standard_normal((B, max(K, 2))), "ell": 100 + 20 * rng.random((B, max(K, 2)))}
+    check_gradient_exercise(exercise, lambda i: fn(i["logits"], i["ell"]),
+                            lambda i: unlabelled_bound_backward(i["logits"], i["ell"])[1],
+                            lambda i: float(np.sum(unlabelled_bound(i["logits"], i["ell"]))),
+                            draw, ("logits",), n_cases, seed,
+                            reference_name="minivae.models.m2.unlabelled_bound_backward")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ its modules. The package's own ``__init__`` (the public API) may import from eve
 
 LAYERS = (
     # 0. the exceptions minivae raises on purpose
-    ("errors",),
+    ("errors", "version"),
     # 1. machinery that knows no mathematics
     ("runtime", "runtime.validation", "runtime.files", "runtime.blas", "runtime.progress", "runtime.layers"),
     # 2. the building blocks: a flat parameter vector, layers, log-space sums, finite
@@ -23,7 +23,7 @@ LAYERS = (
     # 4. the models, their registry and their checkpoints
     ("models.*",),
     # 5. what is done with a model: evaluating, inferring, training (and the run's options)
-    ("evaluate", "semisupervised", "inpaint", "options", "train", "vade"),
+    ("evaluate", "semisupervised", "inpaint", "options", "train", "vade", "exercises"),
     # 6. pictures
     ("plots",),
     # 7. the command line
