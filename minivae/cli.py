@@ -378,6 +378,9 @@ def cmd_train(args):
 
 def cmd_sample(args):
     model = ckpt_mod.load_model(args.checkpoint)
+    if not callable(getattr(model, "sample", None)):
+        raise MinivaeError(f"{args.checkpoint} holds a {model.kind}, which does not generate images; "
+                           f"sample from a vae, ae, categorical, m2 or m1m2 checkpoint")
     x = model.sample(args.n, np.random.default_rng(args.seed))
     path = plots.save(plots.image_grid(x, title=f"{args.n} samples from the prior",
                                        shape=plots.square_shape(model.input_dim)), args.out)

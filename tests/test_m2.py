@@ -54,6 +54,13 @@ def test_m2_gradient_matches_central_differences(which, rng):
     assert err < 1e-6
 
 
+def test_m2_gradient_with_two_hidden_layers(rng):
+    """Deeper networks: every layer's gradient through the stacked rows."""
+    model = M2(12, 3, 4, (6, 5), activation="softplus", alpha=0.7, dtype="float64", seed=2)
+    err, _ = _check(model, rng.random((7, 12)), MIXED, rng)
+    assert err < 1e-6
+
+
 @pytest.mark.parametrize("likelihood", ["gaussian-perpixel", "laplace"])
 def test_m2_gradient_with_a_density_likelihood(likelihood, rng):
     model = _m2(likelihood=likelihood)
@@ -324,6 +331,9 @@ def test_cli_classifier_baseline(tmp_path, capsys, monkeypatch):
                  "--epochs", "2", "--no-progress", "--out", str(tmp_path)]) == 0
     ck = checkpoint.load(tmp_path / "checkpoint.npz")
     assert ck.state["n_train"] == 20 and 0 <= ck.state["history"][-1]["test_error"] <= 1
+    capsys.readouterr()
+    assert main(["sample", str(tmp_path / "checkpoint.npz"), "--out", str(tmp_path / "s.png")]) == 2
+    assert "holds a classifier, which does not generate images" in capsys.readouterr().err
 
 
 @needs_data
