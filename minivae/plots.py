@@ -469,8 +469,8 @@ def class_conditional_figure(model, n=10, rng=0, shape=(28, 28), size=0.9, title
     K = model.n_classes
     z = rng.standard_normal((n, model.latent_dim)).astype(model.dtype)
     images = model.decode(np.tile(z, (K, 1)), np.repeat(np.arange(K), n))
-    fig = Figure(figsize=(size * n + 0.8, size * K + (0.4 if title else 0)))
-    ax = fig.add_axes((0.08, 0, 0.92, 0.94 if title else 1))
+    fig = Figure(figsize=(size * n + 0.8, size * K + 0.6))
+    ax = fig.add_axes((0.08, 0.04, 0.92, 0.9))
     ax.imshow(tile(np.clip(images, 0, 1), n, shape, pad=1), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
     H = shape[0] + 1
     ax.set_yticks([H * k + H / 2 - 1 for k in range(K)], [f"y={k}" for k in range(K)], fontsize=8)
