@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import datasets, plots, vade
+from . import datasets, plots, semisupervised, vade
 from . import options as run_options
 from .disentanglement import score_encoder
 from .errors import DivergenceError, MinivaeError, OutputError
@@ -173,14 +173,28 @@ def _write_metrics(path, history):
     ckpt_mod.atomic_write(path, lambda f: f.write(buf.getvalue().encode()))
 
 
-def _pictures(model, x_test, out, seed):
+def _pictures(model, x_test, out, seed, y_test=None):
     rng = np.random.default_rng(seed)
+    if getattr(model, "needs_labels", False):
+        _semi_pictures(model, x_test, y_test, out, rng)
+        return
     shape = plots.square_shape(model.input_dim)
     plots.save(plots.image_grid(model.sample(64, rng), nrow=8, title="samples from the prior", shape=shape),
                out / "samples.png")
     plots.save(plots.reconstruction_figure(model, x_test[:32], ncol=8, shape=shape,
                                            title="test images (odd rows), reconstructions (even rows)"),
                out / "reconstructions.png")
+
+
+def _semi_pictures(model, x_test, y_test, out, rng):
+    """The confusion matrix; for M2 and M1+M2 also class-conditional samples and the analogies."""
+    plots.save(plots.confusion_figure(semisupervised.confusion_matrix(model, x_test, y_test)),
+               out / "confusion.png")
+    if model.kind == "classifier":
+        return
+    shape = plots.square_shape(model.input_dim)
+    plots.save(plots.class_conditional_figure(model, n=10, rng=rng, shape=shape), out / "samples.png")
+    plots.save(plots.analogies_figure(model, x_test[:8], shape=shape), out / "analogies.png")
 
 
 def _check_out(out):
@@ -196,13 +210,56 @@ def _check_out(out):
         raise OutputError(f"--out: cannot write into {out}: {exc.strerror or exc}") from None
 
 
-def _load_data(data, limit, args):
+def _load_data(data, limit, args, labels=False):
+    """Training and test images (and with ``labels`` their classes, None for a data set without)."""
     download = not args.no_download
     train = datasets.load(data, "train", root=args.data_dir, download=download)
     test = datasets.load(data, "test", root=args.data_dir, download=download)
     if limit is not None and limit > len(train.x):
         raise MinivaeError(f"--limit: expected at most {len(train.x)} (the size of {data} train), got {limit}")
-    return (train.x[:limit] if limit else train.x), test.x, train.shape
+    out = (train.x[:limit] if limit else train.x), test.x, train.shape
+    if labels:
+        out += ((train.y[:limit] if limit and train.y is not None else train.y), test.y)
+    return out
+
+
+#: the models that learn from labels
+SEMI_SUPERVISED = ("m2", "m1m2", "classifier")
+N_CLASSES = 10
+
+
+def _semi_data(values, x_train, y_full):
+    """The labels a semi-supervised run sees: --labels of them (balanced, drawn by --label-seed),
+    -1 for the rest; the classifier baseline keeps the labelled examples only."""
+    y = datasets.choose_labels(y_full, values["labels"], seed=values["label_seed"], n_classes=N_CLASSES) \
+        if y_full is not None else datasets.choose_labels(None, values["labels"])
+    if values["model"] == "classifier":
+        keep = y >= 0
+        return x_train[keep], y[keep]
+    return x_train, y
+
+
+def _semi_model(args, config, x_train, y_train, x_test, settings):
+    """Build M2 / M1+M2 / the classifier; for M1+M2 first train M1 on all training images."""
+    config = dict(config, n_classes=N_CLASSES)
+    if args.model == "classifier":
+        return build_model(config)
+    if config.get("alpha") is None:
+        # the paper's alpha = 0.1 N for the sum over the data, as a weight of the labelled mean
+        config["alpha"] = 0.1 * len(x_train) / int(np.count_nonzero(y_train >= 0))
+    if args.model == "m2":
+        return build_model(config)
+    m1_cfg = {"kind": "vae", "input_dim": x_train.shape[1], "activation": config["activation"],
+              "likelihood": config.pop("likelihood"), "dtype": config["dtype"], "seed": config["seed"],
+              **config["m1"]}
+    m1 = build_model(m1_cfg)
+    print(f"M1: training {m1!r} on all {len(x_train)} training images for {args.m1_epochs} epochs", flush=True)
+    Trainer(m1, x_train, x_test, **settings).run(args.m1_epochs)
+    config["m1"] = m1.get_config()
+    model = build_model(config)
+    for name in m1.params.shapes:                     # the trained M1 into the M1+M2 vector
+        model.params[name][...] = m1.params[name]
+    return model
 
 
 def _resume(args, ckpt_path):
@@ -228,8 +285,13 @@ def _resume(args, ckpt_path):
             f"--resume: {'; '.join(conflicts)}. A resumed run keeps the options it was started with; "
             f"only {may} may change. Drop the "
             f"conflicting options, or start a new run with another --out")
-    x_train, x_test, _ = _load_data(saved["data"], saved["limit"], args)
-    trainer = Trainer.from_checkpoint(ck, x_train, x_test, progress=not args.no_progress, threads=args.threads)
+    x_train, x_test, _, y_full, y_test = _load_data(saved["data"], saved["limit"], args, labels=True)
+    labels = {}
+    if saved["model"] in SEMI_SUPERVISED:
+        x_train, y_train = _semi_data(saved, x_train, y_full)
+        labels = {"y_train": y_train, "y_test": y_test}
+    trainer = Trainer.from_checkpoint(ck, x_train, x_test, progress=not args.no_progress, threads=args.threads,
+                                      **labels)
     epochs = args.epochs if args.epochs is not None else saved["epochs"]
     if epochs < trainer.epoch:
         raise MinivaeError(f"--epochs: the run in {args.out} has already done {trainer.epoch} epochs, "
@@ -250,6 +312,13 @@ def _start_prior(model, x_train, args):
         settings.pop("seed")
         vade.prepare(model, x_train, args.pretrain_epochs, seed=args.seed, log=lambda t: print(t, flush=True),
                      progress=not args.no_progress, verbose=False, **settings)
+
+
+def _check_batch_size(args, x_train):
+    if args.batch_size > len(x_train):
+        what = "labelled examples" if args.model == "classifier" else "training examples"
+        raise MinivaeError(f"--batch-size: expected at most {len(x_train)} (the number of {what}), "
+                           f"got {args.batch_size}")
 
 
 def _show(v):
@@ -280,15 +349,23 @@ def cmd_train(args):
             print(f"note: {out} holds an earlier run; it is replaced when the first epoch of this one "
                   f"completes (interrupt now and pass --resume to continue it instead)", flush=True)
         config = _model_config(args)       # checks the options before any data is read
-        x_train, x_test, _ = _load_data(data, args.limit, args)
-        model = build_model({**config, "input_dim": x_train.shape[1]})
-        _start_prior(model, x_train, args)
-        if args.batch_size > len(x_train):
-            raise MinivaeError(f"--batch-size: expected at most {len(x_train)} (the number of training "
-                               f"examples), got {args.batch_size}")
+        x_train, x_test, _, y_full, y_test = _load_data(data, args.limit, args, labels=True)
         settings = {o.name: run_options.trainer_value(o, getattr(args, o.name))
                     for o in run_options.by_kind("trainer", "session", cli=True)}
-        trainer = Trainer(model, x_train, x_test, progress=not args.no_progress, **settings)
+        labels = {}
+        if args.model in SEMI_SUPERVISED:
+            x_train, y_train = _semi_data(_run_values(args), x_train, y_full)
+            labels = {"y_train": y_train, "y_test": y_test}
+        if args.model in SEMI_SUPERVISED:
+            _check_batch_size(args, x_train)      # before M1+M2's first stage trains
+            m1_settings = dict(settings, labelled_batch=None, progress=not args.no_progress)
+            model = _semi_model(args, {**config, "input_dim": x_train.shape[1]}, x_train, y_train, x_test,
+                                m1_settings)
+        else:
+            model = build_model({**config, "input_dim": x_train.shape[1]})
+            _start_prior(model, x_train, args)
+            _check_batch_size(args, x_train)
+        trainer = Trainer(model, x_train, x_test, progress=not args.no_progress, **settings, **labels)
         run_args = _run_values(args)
         run_args["epochs"] = epochs
         print(f"training {model!r} on {data} ({len(x_train)} train / {len(x_test)} test) "
@@ -309,8 +386,12 @@ def cmd_train(args):
         else:
             kept = "No checkpoint was written (the first epoch did not finish)"
         raise DivergenceError(f"{exc} {kept}.") from None
-    _pictures(trainer.model, trainer.x_test, out, trainer.seed)
+    _pictures(trainer.model, trainer.x_test, out, trainer.seed, trainer.y_test)
     last = trainer.history[-1]
+    if trainer.needs_labels:
+        print(f"done: test error {100 * last['test_error']:.2f}% on {data} test ({len(trainer.x_test)} images); "
+              f"wrote {ckpt_path}, {out / METRICS} and pictures", flush=True)
+        return 0
     print(f"done: test -ELBO {last.get('test_nelbo', float('nan')):.2f} nats per image "
           f"(single-sample ELBO on {data} test{', dequantized pixels, a density' if trainer.dequantize else ''}); "
           f"wrote {ckpt_path}, {out / METRICS}, "
@@ -320,6 +401,9 @@ def cmd_train(args):
 
 def cmd_sample(args):
     model = ckpt_mod.load_model(args.checkpoint)
+    if not callable(getattr(model, "sample", None)):
+        raise MinivaeError(f"{args.checkpoint} holds a {model.kind}, which does not generate images; "
+                           f"sample from a vae, ae, categorical, m2 or m1m2 checkpoint")
     x = model.sample(args.n, np.random.default_rng(args.seed))
     path = plots.save(plots.image_grid(x, title=f"{args.n} samples from the prior",
                                        shape=plots.square_shape(model.input_dim)), args.out)
@@ -349,6 +433,8 @@ def cmd_evaluate(args):
     if data == "binarized-mnist":
         pixels = "binary"
     x = model.check_x(x)
+    if getattr(model, "needs_labels", False):
+        return _evaluate_labels(model, x, ds, data, pixels, args)
     wants_latent = args.k or args.samples or args.active_units or args.disentanglement
     if wants_latent and not isinstance(model, VAE):
         raise MinivaeError(f"--k, --samples, --active-units and --disentanglement need a VAE; "
@@ -443,6 +529,31 @@ def cmd_plot(args):
                                        f"a time around its posterior mean")
     path = plots.save(fig, args.out)
     print(f"wrote {path}")
+    return 0
+
+
+def _evaluate_labels(model, x, ds, data, pixels, args):
+    """Test accuracy (and the bounds of M2 / M1+M2) of a model that learns from labels."""
+    if ds.y is None:
+        raise MinivaeError(f"--data: {data} has no labels, so the accuracy of a {model.kind} cannot be measured")
+    if args.k or args.samples or args.active_units or args.disentanglement:
+        raise MinivaeError(f"--k, --samples, --active-units and --disentanglement need a VAE; "
+                           f"{args.checkpoint} holds a {model.kind}")
+    y = ds.y[: args.limit] if args.limit else ds.y
+    res = semisupervised.evaluate_labels(model, x, y, seed=args.seed)
+    cm = semisupervised.confusion_matrix(model, x, y)
+    res.update(data=data, split=args.split, n=len(x), pixels=pixels, confusion=cm.tolist())
+    lines = [f"{data} {args.split} ({len(x)} examples, {pixels} pixels):",
+             f"  test accuracy {100 * res['accuracy']:.2f}%   (error {100 * res['error']:.2f}%, "
+             f"class argmax_y q(y | x))"]
+    if "bound_labelled" in res:
+        of = "of M1's codes z1 (drawn from q(z1 | x))" if model.kind == "m1m2" else "of the images"
+        lines += [f"  labelled bound   -L(x, y) {res['bound_labelled']:9.2f} nats per example (true y), {of}",
+                  f"  unlabelled bound -U(x)    {res['bound_unlabelled']:9.2f} nats per example "
+                  f"(y summed out with q(y | x)), {of}"]
+    lines.append("  confusion matrix (rows: true class, columns: predicted):")
+    lines += ["    " + " ".join(f"{v:5d}" for v in row) for row in cm]
+    print(json.dumps(res) if args.json else "\n".join(lines))
     return 0
 
 

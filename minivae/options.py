@@ -157,21 +157,31 @@ class Option:
 
 _CAT = "categorical latents (--model categorical)"
 _EVERY_MODEL = tuple(sorted(MODELS))
+#: the models of p(x | z) (all but the plain classifier)
+_GENERATIVE = tuple(m for m in _EVERY_MODEL if m != "classifier")
+#: the models that learn from labels (semi-supervised: lecture 003's M2 and M1+M2, and the baseline)
+_SEMI = ("m2", "m1m2", "classifier")
+_SSL = "semi-supervised learning (--model m2, m1m2 or classifier)"
 
 OPTIONS = (
     # -- the data ------------------------------------------------------------------------------
     Option("data", "data", "mnist", "data set (default: mnist)", choices=tuple(sorted(DATASETS))),
     Option("limit", "data", None, "use only the first N training examples", parse=positive_int),
+    Option("labels", "data", 100, "labelled training examples, the same number of each class; the others are "
+           "unlabelled (the classifier baseline trains on the labelled ones alone) (default: 100)",
+           parse=positive_int, models=_SEMI, group=_SSL),
+    Option("label_seed", "data", 0, "seed of the draw of the labelled examples (default: 0)", parse=seed_int,
+           models=_SEMI, group=_SSL),
     # -- the model -----------------------------------------------------------------------------
     Option("model", "model", "vae", "model kind (default: vae)", choices=_EVERY_MODEL, config=("kind",)),
-    Option("likelihood", "model", "bernoulli", "decoder likelihood", choices=tuple(sorted(LIKELIHOODS)),
-           config=("likelihood", "name")),
+    Option("likelihood", "model", "bernoulli", "decoder likelihood (for --model m1m2: M1's, of the pixels)",
+           choices=tuple(sorted(LIKELIHOODS)), models=_GENERATIVE, config=("likelihood", "name")),
     Option("sigma", "model", None, "sigma of the fixed-sigma gaussian likelihood", parse=positive_float,
            config=("likelihood", "sigma"), only_if=("likelihood", "gaussian")),
     Option("laplace_scale", "model", None, "scale b of the laplace likelihood", parse=positive_float,
            config=("likelihood", "scale"), only_if=("likelihood", "laplace")),
     Option("latent_dim", "model", 20, "latent dimensions (default: 20)", parse=positive_int, short="-z",
-           models=("ae", "vae"), config=("latent_dim",)),
+           models=("ae", "vae", "m2", "m1m2"), config=("latent_dim",)),
     Option("hidden", "model", [400], "hidden widths (default: 400)", parse=positive_int, nargs="+",
            config=("hidden",)),
     Option("activation", "model", "relu", choices=tuple(sorted(ACTIVATIONS)), config=("activation",)),
@@ -210,6 +220,15 @@ OPTIONS = (
            "REINFORCE baseline (default: leave-one-out with several samples, else running-mean)",
            choices=("running-mean", "leave-one-out", "none"), models=("categorical",), config=("baseline",),
            group=_CAT),
+    Option("alpha", "model", None, "weight of the classification term -log q(y|x) per labelled example "
+           "(default: 0.1 N / N_labelled, the paper's alpha = 0.1 N rescaled to a mean over the labelled examples)",
+           parse=nonneg_float, models=("m2", "m1m2"), config=("alpha",), group=_SSL),
+    Option("m1_epochs", "run", 10, "epochs of the VAE M1 on all training images before M2 trains on its codes "
+           "(default: 10)", parse=positive_int, models=("m1m2",), group=_SSL),
+    Option("m1_latent_dim", "model", 50, "latent dimensions of M1 (default: 50)", parse=positive_int,
+           models=("m1m2",), config=("m1", "latent_dim"), group=_SSL),
+    Option("m1_hidden", "model", [500], "hidden widths of M1 (default: 500)", parse=positive_int, nargs="+",
+           models=("m1m2",), config=("m1", "hidden"), group=_SSL),
     Option("dtype", "model", "float32", choices=("float32", "float64"), config=("dtype",)),
     # -- the trainer: saved with the run, fixed on resume ----------------------------------------
     Option("binarize", "trainer", "none", "binarize grey-level pixels: fresh draws per batch (dynamic) or at 0.5",
@@ -225,6 +244,9 @@ OPTIONS = (
            check=_lr_decay),
     Option("optimizer", "trainer", "adam", choices=tuple(sorted(OPTIMIZERS)), check=_choice(tuple(OPTIMIZERS))),
     Option("seed", "trainer", 0, parse=seed_int, check=_seed),
+    Option("labelled_batch", "trainer", None, "labelled examples in each batch of --batch-size; the rest of the "
+           "batch is unlabelled (default: half the batch)", parse=positive_int, check=_optional(check_positive_int),
+           models=_SEMI, group=_SSL),
     Option("eval_seed", "trainer", EVAL_SEED, "seed of the one binarization of the test set", cli=False,
            check=_seed),
     # -- this process only: may change on resume -------------------------------------------------
@@ -324,7 +346,7 @@ def model_config(values, input_dim):
             continue                          # an optional entry of a nested spec: left out
         if o.name == "baseline" and value is None:
             value = "leave-one-out" if values.get("reinforce_samples", 1) > 1 else "running-mean"
-        if o.name == "hidden":
+        if o.name in ("hidden", "m1_hidden"):
             value = list(value)
         target = cfg
         for key in o.config[:-1]:

@@ -15,12 +15,13 @@ import time
 
 import numpy as np
 
-from . import datasets
+from . import datasets, semisupervised
 from . import options as run_options
 from .errors import CheckpointError, DivergenceError, InputTypeError, ValidationError
 from .evaluate import elbo
 from .models import check_model
 from .models import checkpoint as _checkpoint
+from .models.m2 import check_labels
 from .optim import default_threads, make_optimizer
 from .runtime import blas
 from .runtime.parallel import DataParallel
@@ -98,11 +99,12 @@ class Trainer:
         A resumed run continues bit for bit when it uses the same number of threads.
     """
 
-    def __init__(self, model, x_train, x_test=None, **options):
+    def __init__(self, model, x_train, x_test=None, *, y_train=None, y_test=None, **options):
         check_model(model)
         settings = run_options.trainer_settings(options)
         self.model = model
         self.x_train = model.check_x(x_train, name="x_train")
+        self._set_labels(model, y_train, y_test, x_test)
         #: the trainer and session settings (minivae.options), checked, with their defaults;
         #: each is also an attribute (self.lr, self.batch_size, ...), the optimizer's name as
         #: optimizer_name (self.optimizer is the optimizer itself)
@@ -132,9 +134,39 @@ class Trainer:
         self._stepper = DataParallel(model, self.threads) if DataParallel.usable(model, self.threads) else model
         self.rng = np.random.default_rng(self.seed)
         self.data_fingerprint = _fingerprint(self.x_train)
+        self.label_fingerprint = (None if self.y_train is None else
+                                  hashlib.sha256(self.y_train.tobytes()).hexdigest()[:16])
         self.epoch = 0
         self.step = 0
         self.history = []
+
+    def _set_labels(self, model, y_train, y_test, x_test):
+        """The labels of a model that learns from them (M2, M1+M2, the classifier): y_train with
+        -1 for an unlabelled example, y_test the test set's classes."""
+        self.needs_labels = bool(getattr(model, "needs_labels", False))
+        self.y_train = self.y_test = None
+        if not self.needs_labels:
+            for name, y in (("y_train", y_train), ("y_test", y_test)):
+                if y is not None:
+                    raise ValidationError(f"{name}: only a model that learns from labels (m2, m1m2, classifier) "
+                                          f"takes labels, got a {model.kind}")
+            return
+        if y_train is None:
+            raise ValidationError(f"y_train: the {model.kind} model learns from labels; pass y_train "
+                                  f"(-1 for an unlabelled example), got None")
+        self.y_train = check_labels(y_train, len(self.x_train), model.n_classes, name="y_train")
+        if not np.any(self.y_train >= 0):
+            raise ValidationError("y_train: expected at least one labelled example (a label 0.."
+                                  f"{model.n_classes - 1}), got only -1")
+        if x_test is not None:
+            if y_test is None:
+                raise ValidationError("y_test: the test error of a model that learns from labels needs the "
+                                      "test set's labels, got None")
+            self.y_test = check_labels(y_test, len(x_test), model.n_classes, name="y_test", allow_unlabelled=False)
+
+    def _labelled_per_batch(self):
+        """Labelled rows in each mixed batch: labelled_batch, or half the batch by default."""
+        return self.labelled_batch if self.labelled_batch is not None else max(1, self.batch_size // 2)
 
     # ------------------------------------------------------------------------------------------
     def current_lr(self) -> float:
@@ -148,8 +180,18 @@ class Trainer:
         and one sample of z per example.
         """
         model = self.model
-        n_batches = math.ceil(len(self.x_train) / self.batch_size)
-        sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0}
+        if self.needs_labels:
+            batches = datasets.semi_supervised_batches(
+                self.x_train, self.y_train, self.batch_size, self._labelled_per_batch(), self.rng,
+                binarize=self.binarize, dequantize=self.dequantize)
+            n_unl = int(np.count_nonzero(self.y_train < 0))
+            n_batches = (math.ceil(n_unl / (self.batch_size - self._labelled_per_batch())) if n_unl
+                         else math.ceil(len(self.x_train) / self.batch_size))
+        else:
+            batches = (datasets.batches(self.x_train, self.batch_size, rng=self.rng, shuffle=True,
+                                        binarize=self.binarize, dequantize=self.dequantize))
+            n_batches = math.ceil(len(self.x_train) / self.batch_size)
+        sums = None
         seen = 0
         bar_stream = self.stream if self.stream is not None else sys.stderr
         # Overflow warnings from NumPy would only precede the DivergenceError below, which says
@@ -160,17 +202,23 @@ class Trainer:
         with ProgressBar(n_batches, desc=f"epoch {self.epoch + 1}", stream=bar_stream,
                          enabled=self.progress) as bar, np.errstate(over="ignore", invalid="ignore"), blas_threads:
             guard = _GuardedOptimizer(self)
-            for xb in datasets.batches(self.x_train, self.batch_size, rng=self.rng, shuffle=True,
-                                       binarize=self.binarize, dequantize=self.dequantize):
-                stats = self._stepper.train_step(xb, guard, self.rng)
+            for xb in batches:
+                if self.needs_labels:
+                    xb, yb = xb
+                    stats = self._stepper.train_step(xb, guard, self.rng, labels=yb)
+                else:
+                    stats = self._stepper.train_step(xb, guard, self.rng)
                 self.step += 1
+                if sums is None:
+                    # the statistics this model reports (a classifier has no recon or KL)
+                    sums = {k: 0.0 for k in ("loss", "recon", "kl", "class") if k in stats}
                 if not math.isfinite(stats["loss"]):
                     raise self._divergence("loss", stats["loss"], applied=True)
                 b = len(xb)
                 seen += b
                 for k in sums:
                     sums[k] += stats[k] * b
-                bar.update(1, loss=sums["loss"] / seen, recon=sums["recon"] / seen, kl=sums["kl"] / seen)
+                bar.update(1, **{k: v / seen for k, v in sums.items() if k != "class"})
         return {k: v / seen for k, v in sums.items()}
 
     def _divergence(self, what, value, applied):
@@ -189,6 +237,8 @@ class Trainer:
     def evaluate(self):
         if self.x_test is None:
             return None
+        if self.needs_labels:
+            return semisupervised.evaluate_labels(self.model, self.x_test, self.y_test, seed=self.eval_seed)
         return elbo(self.model, self.x_test, seed=self.eval_seed, validate=False)
 
     def run(self, epochs, on_epoch_end=None):
@@ -215,17 +265,29 @@ class Trainer:
             seconds = time.perf_counter() - t0
             test = self.evaluate()
             self.epoch += 1
-            row = {"epoch": self.epoch, "train_nelbo": train["recon"] + train["kl"],
-                   "train_recon": train["recon"], "train_kl": train["kl"], "train_loss": train["loss"]}
+            row = {"epoch": self.epoch}
+            if "recon" in train:
+                row.update({"train_nelbo": train["recon"] + train["kl"], "train_recon": train["recon"],
+                            "train_kl": train["kl"]})
+            row["train_loss"] = train["loss"]
+            if "class" in train:
+                row["train_class"] = train["class"]
             if test is not None:
-                row.update({"test_nelbo": test["nelbo"], "test_recon": test["recon"], "test_kl": test["kl"]})
+                row.update({f"test_{k}": test[k] for k in ("nelbo", "recon", "kl") if k in test})
+                if "error" in test:
+                    row["test_error"] = test["error"]
             row["lr"] = lr
             row["seconds"] = seconds
             self.history.append(row)
             if self.verbose:
-                msg = (f"epoch {self.epoch}/{epochs}: train -ELBO {row['train_nelbo']:.2f} "
-                       f"(recon {row['train_recon']:.2f}, KL {row['train_kl']:.2f})")
-                if test is not None:
+                if "train_nelbo" in row:
+                    msg = (f"epoch {self.epoch}/{epochs}: train -ELBO {row['train_nelbo']:.2f} "
+                           f"(recon {row['train_recon']:.2f}, KL {row['train_kl']:.2f})")
+                else:
+                    msg = f"epoch {self.epoch}/{epochs}: train loss {row['train_loss']:.4f}"
+                if "test_error" in row:
+                    msg += f" | test error {100 * row['test_error']:.2f}%"
+                if "test_nelbo" in row:
                     msg += (f" | test -ELBO {row['test_nelbo']:.2f} (recon {row['test_recon']:.2f}, "
                             f"KL {row['test_kl']:.2f})")
                 msg += f" | {seconds:.1f} s"
@@ -239,7 +301,8 @@ class Trainer:
     # ------------------------------------------------------------------------------------------
     #: settings a resumed trainer must share with the one that wrote the checkpoint: every
     #: trainer option of minivae.options, and the training data
-    _SAME = tuple(o.name for o in run_options.by_kind("trainer")) + ("n_train", "data_fingerprint")
+    _SAME = tuple(o.name for o in run_options.by_kind("trainer")) + ("n_train", "data_fingerprint",
+                                                                     "label_fingerprint")
 
     def state(self) -> dict:
         """Everything besides the parameters and the optimizer's arrays that a resume needs.
@@ -251,6 +314,7 @@ class Trainer:
                  "rng": self.rng.bit_generator.state}
         state.update({o.name: self.settings[o.name] for o in run_options.by_kind("trainer")})
         state.update({"n_train": len(self.x_train), "data_fingerprint": self.data_fingerprint,
+                      "label_fingerprint": self.label_fingerprint,
                       "model_state": self.model.training_state()})
         return state
 
@@ -298,7 +362,7 @@ class Trainer:
         return _checkpoint.save(path, self.model, self.optimizer, state)
 
     @classmethod
-    def from_checkpoint(cls, path, x_train, x_test=None, **options):
+    def from_checkpoint(cls, path, x_train, x_test=None, *, y_train=None, y_test=None, **options):
         """A trainer that continues the run saved in the checkpoint ``path``.
 
         The model, the optimizer's state, the epoch, the random generator and the metrics
@@ -318,7 +382,7 @@ class Trainer:
             raise CheckpointError(f"checkpoint {ck.path}: no trainer state {missing}; it was not "
                                   f"written by a Trainer and cannot be resumed")
         saved = {**_trainer_defaults(), **{o.name: st[o.name] for o in run_options.by_kind("trainer") if o.name in st}}
-        trainer = cls(ck.build_model(), x_train, x_test, **saved, **options)
+        trainer = cls(ck.build_model(), x_train, x_test, y_train=y_train, y_test=y_test, **saved, **options)
         trainer.restore(st, ck.optimizer)
         return trainer
 

@@ -33,6 +33,14 @@ def _reinforce(f, z, mu, lv, b):
     return (f - b) * r * np.exp(-lv), (f - b) * 0.5 * (r * r * np.exp(-lv) - 1)
 
 
+def _minus_u_grad(a, ell):
+    """d/da of sum_y pi_y (l_y + log pi_y), written from the softmax Jacobian."""
+    pi = np.exp(a - a.max(-1, keepdims=True))
+    pi /= pi.sum(-1, keepdims=True)
+    g = ell + np.log(pi) + 1
+    return pi * g - pi * np.sum(pi * g, -1, keepdims=True)
+
+
 def _gumbel(dy, y, tau):
     return y * (dy - np.sum(dy * y, axis=-1, keepdims=True)) / tau
 
@@ -63,6 +71,8 @@ CASES = {
     "kl_cat": (X.check_kl_categorical_gradient,
                lambda l: softmax(l) * (np.log(softmax(l)) - np.sum(softmax(l) * np.log(softmax(l)), -1, keepdims=True)),
                lambda l: softmax(l) * np.log(softmax(l))),
+    "unlabelled_bound": (X.check_unlabelled_bound_gradient, _minus_u_grad,
+                         lambda a, ell: softmax(a) * (ell + np.log(softmax(a)))),   # the pi-weighted mean forgotten
 }
 
 

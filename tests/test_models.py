@@ -153,23 +153,30 @@ CONTRACT_MODELS = {
                                                                    reinforce_samples=3, dtype="float64"),
     "categorical-reinforce-running-mean": lambda: minivae.models.CategoricalVAE(
         10, 2, 3, (6,), estimator="reinforce", likelihood="gaussian-learned", dtype="float64"),
+    "m2": lambda: minivae.models.M2(10, 3, 2, (6,), dtype="float64"),
+    "m1m2": lambda: minivae.models.M1M2(10, minivae.VAE(10, 4, (5,)).get_config(), 3, 2, (6,), dtype="float64"),
+    "classifier": lambda: minivae.models.Classifier(10, 3, (6,), dtype="float64"),
 }
+
+#: models that learn from labels get a batch of labelled and unlabelled examples (-1)
+CONTRACT_LABELS = {"m2": [0, -1, 2, -1, 1, -1], "m1m2": [0, -1, 2, -1, 1, -1], "classifier": [0, 1, 2, 2, 1, 0]}
 
 
 @pytest.mark.parametrize("name", sorted(CONTRACT_MODELS))
 def test_every_model_writes_its_whole_gradient(name, rng):
     model = CONTRACT_MODELS[name]()
     x = rng.random((6, 10))
-    eps = model.sample_noise(6, rng) if model.noise_dim else None
+    kw = {"labels": np.array(CONTRACT_LABELS[name])} if name in CONTRACT_LABELS else {}
+    eps = model.sample_noise(6, rng, **kw) if model.noise_dim else None
     state = model.training_state()
     model.params.grad.fill(np.nan)
-    model.loss_and_grad(x, eps)
+    model.loss_and_grad(x, eps, **kw)
     first = model.params.grad.copy()
     unwritten = [n for n, s in model.params.slices.items() if not np.all(np.isfinite(first[s]))]
     assert not unwritten, f"{name}: loss_and_grad left these gradients unwritten: {unwritten}"
     model.load_training_state(state)          # a REINFORCE baseline moves with every call
     model.params.grad[...] = 1e3              # garbage that must not survive either
-    model.loss_and_grad(x, eps)
+    model.loss_and_grad(x, eps, **kw)
     np.testing.assert_array_equal(model.params.grad, first)
 
 

@@ -64,7 +64,7 @@ CASES = {
     "vae-float-seed": (lambda: minivae.VAE(D, Z, seed=1.5), InputTypeError, r"seed: expected an integer >= 0, got 1.5"),
     "vae-shared-sigma-needs-learned-sigma": (lambda: minivae.VAE(D, Z, posterior="shared"), ValidationError, r"posterior='shared'.*gaussian-learned.*got 'bernoulli'"),
     "ae-float-latent-dim": (lambda: minivae.AE(D, 2.5), InputTypeError, r"latent_dim: expected a positive integer, got 2.5"),
-    "ae-unknown-model-kind": (lambda: minivae.build_model({"kind": "gan"}), ValidationError, r"model: expected one of \['ae', 'categorical', 'vae'\], got 'gan'"),
+    "ae-unknown-model-kind": (lambda: minivae.build_model({"kind": "gan"}), ValidationError, r"model: expected one of \['ae', 'categorical', 'classifier', 'm1m2', 'm2', 'vae'\], got 'gan'"),
     "build-model-config-not-a-dict": (lambda: minivae.build_model("vae"), ValidationError, r"config: expected a dict as returned by model.get_config\(\), got str"),
     "gaussian-sigma-zero": (lambda: likelihoods.Gaussian(0), ValidationError, r"sigma: expected a positive number, got 0"),
     "gaussian-sigma-text": (lambda: likelihoods.Gaussian("wide"), InputTypeError, r"sigma: expected a number, got 'wide'"),

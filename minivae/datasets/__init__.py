@@ -32,6 +32,7 @@ Typical use::
 from .batching import batches
 from .download import download, fetch
 from .formats import content_sha256, read_amat, read_idx
+from .labels import UNLABELLED, choose_labels, semi_supervised_batches
 from .loading import load
 from .registry import DATASETS, ENV_VAR, N_PIXELS, Dataset, resolve_root
 from .transforms import binarize, binarize_fixed, dequantize, dequantize_fixed, threshold
@@ -53,5 +54,8 @@ __all__ = [
     "threshold",
     "binarize_fixed",
     "batches",
+    "choose_labels",
+    "semi_supervised_batches",
+    "UNLABELLED",
     "content_sha256",
 ]

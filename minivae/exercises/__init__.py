@@ -32,5 +32,7 @@ from .graders import *  # noqa: F401,F403
 from .graders import __all__ as _graders
 from .priors import *  # noqa: F401,F403
 from .priors import __all__ as _priors
+from .semisupervised import *  # noqa: F401,F403
+from .semisupervised import __all__ as _semisupervised
 
-__all__ = [*_checks, *_graders, *_priors]
+__all__ = [*_checks, *_graders, *_priors, *_semisupervised]

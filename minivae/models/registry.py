@@ -3,11 +3,14 @@ from ..errors import ValidationError
 from .ae import AE
 from .base import Model
 from .categorical import CategoricalVAE
+from .m1m2 import M1M2
+from .m2 import M2, Classifier
 from .vae import VAE
 
 __all__ = ["MODELS", "build_model"]
 
-MODELS = {"vae": VAE, "ae": AE, "categorical": CategoricalVAE}
+MODELS = {"vae": VAE, "ae": AE, "categorical": CategoricalVAE, "m2": M2, "m1m2": M1M2,
+          "classifier": Classifier}
 
 
 def build_model(config: dict) -> Model:

@@ -11,5 +11,7 @@ from .disentanglement import *  # noqa: F401,F403
 from .disentanglement import __all__ as _disentanglement
 from .priors import *  # noqa: F401,F403
 from .priors import __all__ as _priors
+from .semisupervised import *  # noqa: F401,F403
+from .semisupervised import __all__ as _semisupervised
 
-__all__ = [*_base, *_priors, *_disentanglement]
+__all__ = [*_base, *_priors, *_disentanglement, *_semisupervised]

@@ -24,7 +24,7 @@ LAYERS = (
     ("models.*",),
     # 5. what is done with a model: evaluating, inferring, training (and the run's options);
     #    the checks of the notebooks' exercises
-    ("evaluate", "inpaint", "options", "train", "vade", "exercises.*"),
+    ("evaluate", "semisupervised", "inpaint", "options", "train", "vade", "exercises.*"),
     # 6. pictures
     ("plots.*",),
     # 7. the command line
