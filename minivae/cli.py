@@ -37,6 +37,7 @@ from .models import checkpoint as ckpt_mod
 from . import datasets, plots
 from .errors import DivergenceError, MinivaeError, OutputError
 from .evaluate import active_units, elbo, elbo_multi, importance_sampled_nll
+from .inference import amortization_gap
 from . import options as run_options
 from .models import VAE, build_model
 from .train import EVAL_SEED, Trainer, evaluation_data
@@ -105,6 +106,15 @@ def build_parser(explicit_only=False):
                    help="also estimate the negative ELBO with L samples of z per example")
     e.add_argument("--active-units", action="store_true",
                    help="also count active latent units and print the KL per latent dimension")
+    e.add_argument("--local-vi", type=run_options.positive_int, default=None, metavar="STEPS",
+                   help="also fit a Gaussian q_i to each example by STEPS Adam steps on its own ELBO "
+                        "(per-datapoint VI, the decoder fixed) and print the amortization gap: the "
+                        "encoder's ELBO, the fitted ELBO and the importance-sampled log p(x) (K from "
+                        "--k, default 5000); use --limit 1000, it takes minutes")
+    e.add_argument("--local-samples", type=run_options.positive_int, default=10,
+                   help="samples of z per example and step of --local-vi (default: 10)")
+    e.add_argument("--local-lr", type=run_options.positive_float, default=3e-3,
+                   help="Adam's learning rate for --local-vi (default: 3e-3)")
     e.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     return p
 
@@ -306,9 +316,10 @@ def cmd_evaluate(args):
     if data == "binarized-mnist":
         pixels = "binary"
     x = model.check_x(x)
-    wants_latent = args.k or args.samples or args.active_units
+    wants_latent = args.k or args.samples or args.active_units or args.local_vi
     if wants_latent and not isinstance(model, VAE):
-        raise MinivaeError(f"--k, --samples and --active-units need a VAE; {args.checkpoint} holds a {model.kind}")
+        raise MinivaeError(f"--k, --samples, --active-units and --local-vi need a VAE (a model with a Gaussian "
+                           f"posterior q(z | x)); {args.checkpoint} holds a {model.kind}")
     res = elbo(model, x, seed=args.seed, validate=False)
     res.update(data=data, split=args.split, pixels=pixels, bound="single-sample ELBO", units="nats per example")
     lines = [f"{data} {args.split} ({res['n']} examples, {pixels} pixels), nats per example:",
@@ -345,11 +356,49 @@ def cmd_evaluate(args):
         order = np.argsort(-au["kl_per_dim"])
         lines.append("  KL per latent dimension, largest first: " +
                      ", ".join(f"z{u}: {au['kl_per_dim'][u]:.2f}" for u in order))
+    if args.local_vi:
+        lines += _local_vi_lines(model, x, args, res)
     if args.json:
         print(json.dumps(res))
     else:
         print("\n".join(lines))
     return 0
+
+
+def _local_vi_lines(model, x, args, res):
+    """Run :func:`minivae.inference.amortization_gap` and describe its figures, one per line."""
+    k = args.k or 5000
+    g = amortization_gap(model, x, steps=args.local_vi, samples=args.local_samples, lr=args.local_lr,
+                         k=k, seed=args.seed)
+    g.pop("per_example")
+    g["trace"] = g["trace"].tolist()
+    res["local_vi"] = g
+    c, t = g["counts"], g["seconds_per_example"]
+    n = g["n"]
+    def row(label, mean, stderr, note=""):
+        return f"    {label:<44s}{mean:9.2f} +- {stderr:.2f}" + (f"   ({note})" if note else "")
+
+    return [
+        f"  amortization gap on these {n} examples, nats per example (log-likelihoods and bounds: "
+        "higher is better; +- standard error over examples):",
+        row(f"ELBO of the encoder's q(z|x), {g['eval_samples']} samples", g["encoder"], g["encoder_stderr"]),
+        row(f"ELBO of a q_i fitted to each example", g["local"], g["local_stderr"],
+            f"{args.local_vi} Adam steps from the encoder's q, {args.local_samples} samples per step, "
+            f"lr {args.local_lr:g}; bound re-estimated with {g['eval_samples']} fresh samples"),
+        row(f"log p(x), importance sampling K={k}", g["log_px"], g["log_px_stderr"], "proposal: the encoder's q"),
+        row(f"log p(x), importance sampling K={k}", g["log_px_local"], g["log_px_local_stderr"],
+            "proposal: the fitted q_i"),
+        row("amortization gap = fitted - encoder ELBO", g["amortization_gap"], g["amortization_gap_stderr"]),
+        f"    approximation gap = log p(x) (encoder proposal) - fitted ELBO: {g['approximation_gap']:.2f}",
+        f"    the fit closes {g['closed']:.1%} of log p(x) - encoder ELBO; it beats the encoder's ELBO on "
+        f"{g['share_local_beats_encoder']:.1%} of the examples and lies above the IS log p(x) on "
+        f"{g['share_local_above_log_px']:.1%} (fitted ELBO - log p(x) = {g['local'] - g['log_px']:+.2f} "
+        f"+- {g['local_minus_log_px_stderr']:.2f} on average)",
+        f"    parameters for N = {c['n_examples']:,} training examples: amortized |theta| + |phi| = "
+        f"{c['amortized']:,}; per example |theta| + 2 d N = {c['local']:,}",
+        f"    time per new example: encoder {t['encoder'] * 1e3:.3f} ms (one pass); fit {t['local'] * 1e3:.1f} ms "
+        f"({args.local_vi} steps, each {args.local_samples} decoder passes forward and back)",
+    ]
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate}
