@@ -39,7 +39,9 @@ from .errors import DivergenceError, MinivaeError, OutputError
 from .evaluate import active_units, elbo, elbo_multi, importance_sampled_nll
 from .inference import amortization_gap
 from . import options as run_options
+from . import vade
 from .models import VAE, build_model
+from .priors import MixturePrior, VampPrior
 from .train import EVAL_SEED, Trainer, evaluation_data
 
 __all__ = ["main", "build_parser"]
@@ -123,7 +125,7 @@ def build_parser(explicit_only=False):
 # commands
 # ------------------------------------------------------------------------------------------------
 #: options of ``train`` that define a run: stored in its checkpoint, fixed when resuming
-RUN_OPTIONS = tuple(o.name for o in run_options.by_kind("data", "model", "trainer", cli=True))
+RUN_OPTIONS = tuple(o.name for o in run_options.by_kind("data", "run", "model", "trainer", cli=True))
 
 
 def _flag(dest):
@@ -224,6 +226,20 @@ def _resume(args, ckpt_path):
     return trainer, epochs, run_args
 
 
+def _start_prior(model, x_train, args):
+    """Where a prior starts from data: the VampPrior's pseudo-inputs as training images, VaDE's
+    mixture from an autoencoder pretrained on them (before the VAE's first epoch)."""
+    prior = getattr(model, "prior", None)
+    if isinstance(prior, VampPrior) and prior.pseudo_init == "data":
+        prior.init_from_data(model.params, x_train, np.random.default_rng(args.seed))
+    if isinstance(prior, MixturePrior) and args.pretrain_epochs:
+        settings = {o.name: run_options.trainer_value(o, getattr(args, o.name))
+                    for o in run_options.by_kind("trainer", "session", cli=True)}
+        settings.pop("seed")
+        vade.prepare(model, x_train, args.pretrain_epochs, seed=args.seed, log=lambda t: print(t, flush=True),
+                     progress=not args.no_progress, verbose=False, **settings)
+
+
 def _show(v):
     if isinstance(v, list):
         return " ".join(str(x) for x in v)
@@ -254,6 +270,7 @@ def cmd_train(args):
         config = _model_config(args)       # checks the options before any data is read
         x_train, x_test, _ = _load_data(data, args.limit, args)
         model = build_model({**config, "input_dim": x_train.shape[1]})
+        _start_prior(model, x_train, args)
         if args.batch_size > len(x_train):
             raise MinivaeError(f"--batch-size: expected at most {len(x_train)} (the number of training "
                                f"examples), got {args.batch_size}")
@@ -356,6 +373,13 @@ def cmd_evaluate(args):
         order = np.argsort(-au["kl_per_dim"])
         lines.append("  KL per latent dimension, largest first: " +
                      ", ".join(f"z{u}: {au['kl_per_dim'][u]:.2f}" for u in order))
+    if isinstance(model, VAE) and isinstance(model.prior, MixturePrior) and ds.y is not None:
+        y = ds.y[: args.limit] if args.limit else ds.y
+        acc = vade.clustering_accuracy(model, x, y)
+        res["clustering_accuracy"] = acc
+        lines.append(f"  clustering accuracy {acc:.4f}   (each image's cluster argmax_c p(c | z = mu(x)) of the "
+                     f"{model.prior.components}-component prior, matched one to one to the {len(np.unique(y))} "
+                     f"classes by the Hungarian method)")
     if args.local_vi:
         lines += _local_vi_lines(model, x, args, res)
     if args.json:

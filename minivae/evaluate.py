@@ -24,9 +24,10 @@ from .errors import ValidationError
 from .kl import kl_diag_normal, log_normal_diag
 from .logspace import logmeanexp
 from .models import VAE, check_model
+from .priors.base import gaussian_components
 from .runtime.validation import check_positive_float, check_positive_int, check_rng
 
-__all__ = ["elbo", "elbo_multi", "importance_sampled_nll", "active_units"]
+__all__ = ["elbo", "elbo_multi", "importance_sampled_nll", "active_units", "aggregate_posterior_kl"]
 
 #: rows (pairs of an example and a sample of z) decoded at once; bounds the memory of the
 #: sampling estimators to a few arrays of CHUNK_ROWS x input_dim floats
@@ -263,3 +264,41 @@ def active_units(model, x, threshold=0.01, batch_size=1000, validate=True):
     kl_per_dim = kls / x.shape[0]
     return {"active": int(np.sum(variance > threshold)), "threshold": threshold, "variance": variance,
             "kl_per_dim": kl_per_dim, "kl": float(kl_per_dim.sum()), "n": int(x.shape[0])}
+
+
+# ------------------------------------------------------------------------------------------------
+# The prior against the aggregate posterior
+# ------------------------------------------------------------------------------------------------
+def aggregate_posterior_kl(model, x, samples=2000, seed=0, validate=True):
+    """How far the prior is from the codes the encoder actually uses (lecture 001's question).
+
+    The aggregate posterior of N examples is q(z) = (1/N) sum_n q(z | x_n). Averaged over the
+    data, the KL term of the ELBO splits in two (Hoffman and Johnson's "ELBO surgery"):
+
+        (1/N) sum_n KL(q(z | x_n) || p(z)) = I_q(n; z) + KL(q(z) || p(z)),
+
+    the information the code keeps about which example it came from, and the distance from
+    the aggregate posterior to the prior, which a better prior can remove (the best prior *is*
+    q(z)). All three are estimated at the same ``samples`` draws z ~ q(z) (an example n
+    uniformly, then z ~ q(z | x_n)), with log q(z) a log-mean-exp over all N components.
+
+    Returns
+    -------
+    dict: ``kl_aggregate`` (KL(q(z) || p(z))), ``mutual_information``, ``mean_kl`` (their sum),
+    each in nats, ``stderr`` (of ``kl_aggregate``), ``n`` (examples), ``samples``.
+    """
+    _check_latent_model(model, "the aggregate posterior's KL")
+    if validate:
+        x = model.check_x(x)
+    samples = check_positive_int(samples, "samples")
+    rng = check_rng(seed, "seed")
+    mu, log_var = (a.astype(np.float64) for a in _posterior(model, x))
+    pick = rng.integers(0, len(mu), size=samples)
+    z = mu[pick] + np.exp(0.5 * log_var[pick]) * rng.standard_normal((samples, mu.shape[1]))
+    log_q_agg = logmeanexp(gaussian_components(z, mu, log_var), axis=-1)
+    log_q_own = log_normal_diag(z, mu[pick], log_var[pick])
+    log_p = model.prior.log_prob(z.astype(model.dtype), model.params).astype(np.float64)
+    kl_agg, stderr = _mean_and_stderr(log_q_agg - log_p)
+    info = float(np.mean(log_q_own - log_q_agg))
+    return {"kl_aggregate": kl_agg, "stderr": stderr, "mutual_information": info,
+            "mean_kl": kl_agg + info, "n": int(len(mu)), "samples": samples}

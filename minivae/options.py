@@ -13,6 +13,8 @@ used to list options by hand is derived from that table:
 A new option is one more row here. Its ``kind`` says where it goes:
 
 ``"data"``      which data the run trains on (``--data``, ``--limit``): saved with the run.
+``"run"``       a step of the command around the training itself (VaDE's pretraining): saved
+                with the run and fixed on resume, like the data.
 ``"model"``     an entry of the model's configuration (``config`` is its path there, for
                 example ``("likelihood", "sigma")``), for the model kinds in ``models``.
 ``"trainer"``   a setting of the Trainer that shapes the run (learning rate, batch size, seed,
@@ -68,6 +70,7 @@ def _number(convert, allow_zero, description):
 
 positive_int = _number(int, False, "a positive integer")
 seed_int = _number(int, True, "a non-negative integer")
+nonneg_int = seed_int
 positive_float = _number(float, False, "a positive finite number")
 nonneg_float = _number(float, True, "a non-negative finite number")
 
@@ -176,8 +179,17 @@ OPTIONS = (
            config=("beta",)),
     Option("posterior", "model", "diagonal", choices=POSTERIORS, models=("vae",), config=("posterior",)),
     Option("encoder", "model", "fused", choices=ENCODERS, models=("vae",), config=("encoder",)),
-    Option("prior", "model", "normal", "prior p(z) (default: normal, N(0, I))", choices=tuple(sorted(PRIORS)),
+    Option("prior", "model", "normal", "prior p(z): normal (N(0, I)), mog (a mixture of Gaussians, trained on "
+           "VaDE's bound) or vamp (the VampPrior) (default: normal)", choices=tuple(sorted(PRIORS)),
            models=("vae",), config=("prior", "name")),
+    Option("components", "model", None, "components of the mog or vamp prior (default: 10 for mog, 500 for vamp)",
+           parse=positive_int, models=("vae",), config=("prior", "components"), only_if=("prior", ("mog", "vamp"))),
+    Option("pseudo_init", "model", "data", "where the VampPrior's pseudo-inputs start: random training images "
+           "(data, the default) or N(0.05, 0.01^2) pixels as its authors do (random)", choices=("data", "random"),
+           models=("vae",), config=("prior", "pseudo_init"), only_if=("prior", "vamp")),
+    Option("pretrain_epochs", "run", 0, "VaDE's start for --prior mog: pretrain an autoencoder this many epochs, "
+           "copy it into the VAE and start the prior from a mixture fitted to its codes (default: 0, off)",
+           parse=nonneg_int, models=("vae",), only_if=("prior", "mog")),
     Option("logvar_clamp", "model", None, "clip the encoder's log-variance to [-C, C] (off by default)",
            parse=positive_float, models=("vae",), config=("logvar_clamp",)),
     Option("estimator", "model", "gumbel", "gradient estimator for the encoder (default: gumbel)",
@@ -235,8 +247,8 @@ def by_kind(*kinds, cli=None):
 
 
 def run_defaults():
-    """{name: default} of every option a run saves (data, model and trainer options)."""
-    return {o.name: o.default for o in by_kind("data", "model", "trainer", cli=True)}
+    """{name: default} of every option a run saves (data, run, model and trainer options)."""
+    return {o.name: o.default for o in by_kind("data", "run", "model", "trainer", cli=True)}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -276,7 +288,8 @@ def applies(option, values):
         return False
     if option.only_if is not None:
         other, wanted = option.only_if
-        return values.get(other, OPTION[other].default) == wanted
+        wanted = wanted if isinstance(wanted, tuple) else (wanted,)
+        return values.get(other, OPTION[other].default) in wanted
     return True
 
 
@@ -294,8 +307,9 @@ def check_applicable(values, explicit):
     for o in OPTIONS:
         if o.name in explicit and not applies(o, values):
             other, wanted = o.only_if
+            wanted = " or ".join(wanted) if isinstance(wanted, tuple) else wanted
             raise ValidationError(f"{o.cli_flag}: applies to {OPTION[other].cli_flag} {wanted}, got "
-                                  f"{OPTION[other].cli_flag} {values.get(other)}")
+                                  f"{OPTION[other].cli_flag} {values.get(other, OPTION[other].default)}")
 
 
 def model_config(values, input_dim):

@@ -214,3 +214,39 @@ def test_bad_prior_options():
         make_prior({"name": "mog", "kl": "exact"})
     with pytest.raises(ValidationError, match=r"pseudo_init: expected one of"):
         make_prior({"name": "vamp", "pseudo_init": "zeros"})
+
+
+def test_aggregate_posterior_kl_splits_the_mean_kl(rng):
+    """mean KL(q(z|x_n) || p) = I + KL(q(z) || p); and a VampPrior whose pseudo-inputs are the
+    data has KL(q(z) || p(z)) = 0 exactly (it is the aggregate posterior)."""
+    from minivae.evaluate import aggregate_posterior_kl, elbo_multi
+    model = minivae.VAE(8, 2, (6,), dtype="float64", seed=1)
+    x = rng.random((40, 8))
+    res = aggregate_posterior_kl(model, x, samples=20000, seed=2)
+    mean_kl = elbo_multi(model, x, samples=1)["kl"]            # closed form, averaged over x
+    assert res["mean_kl"] == pytest.approx(mean_kl, abs=5 * res["stderr"] + 0.02)
+    assert res["kl_aggregate"] >= -3 * res["stderr"] and res["mutual_information"] >= 0
+    vamp = minivae.VAE(8, 2, (6,), dtype="float64", seed=1, prior={"name": "vamp", "components": 40})
+    vamp.params.data[: model.params.size] = model.params.data
+    vamp.params["prior.pseudo_inputs"][...] = x
+    assert aggregate_posterior_kl(vamp, x, samples=500, seed=3)["kl_aggregate"] == pytest.approx(0, abs=1e-9)
+
+
+def test_prior_pictures(rng):
+    from minivae import plots
+    x = rng.random((30, 784)).astype(np.float32)
+    models = {"N(0, I)": minivae.VAE(784, 2, (8,)),
+              "mixture": minivae.VAE(784, 2, (8,), prior={"name": "mog", "components": 3}),
+              "VampPrior": minivae.VAE(784, 2, (8,), prior={"name": "vamp", "components": 4})}
+    fig = plots.prior_and_aggregate_figure(models, x, n_grid=20)
+    assert len(fig.axes) == 12        # 6 panels and their colour bars
+    labels = {ax.get_xlabel() for ax in fig.axes[::2]}
+    assert labels == {"$z_1$"}
+    assert len(plots.cluster_samples_figure(models["mixture"], n=4).axes) == 3
+    assert plots.pseudo_inputs_figure(models["VampPrior"]).axes
+    with pytest.raises(ValidationError, match="a mixture prior"):
+        plots.cluster_samples_figure(models["N(0, I)"])
+    with pytest.raises(ValidationError, match="a VampPrior"):
+        plots.pseudo_inputs_figure(models["mixture"])
+    with pytest.raises(ValidationError, match="2-dimensional latent space"):
+        plots.prior_and_aggregate_figure(minivae.VAE(784, 3, (8,)), x)

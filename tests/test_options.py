@@ -21,7 +21,7 @@ def test_every_command_line_option_is_parsed_with_its_default():
     for o in O.OPTIONS:
         if o.cli:
             assert getattr(args, o.name) == o.default, o.name
-    assert set(RUN_OPTIONS) == {o.name for o in O.by_kind("data", "model", "trainer", cli=True)}
+    assert set(RUN_OPTIONS) == {o.name for o in O.by_kind("data", "run", "model", "trainer", cli=True)}
 
 
 def test_explicit_parsing_sees_only_what_was_typed():

@@ -23,7 +23,7 @@ LAYERS = (
     # 4. the models, their registry and their checkpoints
     ("models.*",),
     # 5. what is done with a model: evaluating, inferring, training (and the run's options)
-    ("evaluate", "inpaint", "inference", "options", "train"),
+    ("evaluate", "inpaint", "inference", "options", "train", "vade"),
     # 6. pictures
     ("plots",),
     # 7. the command line
