@@ -282,3 +282,39 @@ def test_cli_refuses_local_vi_without_a_gaussian_posterior(tmp_path, data_dir, c
     assert main(["evaluate", str(path), "--limit", "4", "--local-vi", "3"]) == 2
     err = capsys.readouterr().err
     assert "--local-vi" in err and "Gaussian posterior" in err
+
+
+# ------------------------------------------------------------------------------------------------
+# the exercises of notebook 11 grade right answers as right and wrong ones as wrong
+# ------------------------------------------------------------------------------------------------
+def _local_gradient(x, A, c, sigma, mu, v, eps):
+    n, L, d = eps.shape
+    std = np.exp(v / 2)
+    z = mu[:, None, :] + std[:, None, :] * eps
+    dz = ((z @ A.T + c - x[:, None, :]) / sigma ** 2) @ A / L      # d(recon)/dz per sample, / L
+    return dz.sum(axis=1) + mu, (dz * eps * std[:, None, :] / 2).sum(axis=1) + 0.5 * (np.exp(v) - 1)
+
+
+def _m_step(x, q):
+    n_c = q.sum(axis=0)
+    means = q.T @ x / n_c[:, None]
+    covs = np.stack([(q[:, c, None] * (x - means[c])).T @ (x - means[c]) / n_c[c] for c in range(q.shape[1])])
+    return n_c / len(x), means, covs
+
+
+def test_exercise_checks(capsys):
+    from minivae.exercises import ExerciseNotPassed, check_gmm_m_step, check_local_elbo_gradient
+    check_local_elbo_gradient(_local_gradient, exercise=1)
+    check_gmm_m_step(_m_step, exercise=2)
+    assert capsys.readouterr().out.count("✓ exercise") == 2
+    # the KL's derivative in v forgotten; the sample mean taken as a sum; covariances not centred
+    with pytest.raises(ExerciseNotPassed, match="d/dv differs"):
+        check_local_elbo_gradient(lambda *a: (_local_gradient(*a)[0], _local_gradient(*a)[1] - 0.5 * (np.exp(a[5]) - 1)))
+    with pytest.raises(ExerciseNotPassed, match="d/dmu differs"):
+        check_local_elbo_gradient(lambda *a: (a[6].shape[1] * (_local_gradient(*a)[0] - a[4]) + a[4],
+                                              _local_gradient(*a)[1]))
+    with pytest.raises(ExerciseNotPassed, match="covariances"):
+        check_gmm_m_step(lambda x, q: (*_m_step(x, q)[:2], np.stack([(q[:, c, None] * x).T @ x / q[:, c].sum()
+                                                                   for c in range(q.shape[1])])))
+    with pytest.raises(ExerciseNotPassed, match="not answered"):
+        check_gmm_m_step(lambda x, q: (_ for _ in ()).throw(NotImplementedError("N_c / N")))
