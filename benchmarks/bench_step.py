@@ -170,8 +170,17 @@ def machine():
     model = "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
+            info = {}
+            for line in f:
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
+        # a virtual machine may name only the vendor ("AMD EPYC"): the family and model numbers
+        # and the widest vector extension tell the generations apart
+        flags = info.get("flags", "").split()
+        simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+        model = (f"{info.get('model name', 'unknown CPU')} (family {info.get('cpu family', '?')}, "
+                 f"model {info.get('model', '?')}, {simd})")
+    except OSError:
         pass
     import numpy  # noqa: F401  (loads the BLAS threadpoolctl looks for)
     from threadpoolctl import threadpool_info

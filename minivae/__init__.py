@@ -24,8 +24,8 @@ from .models import checkpoint
 from .optim import SGD, Adam
 from .params import Params
 from .runtime import blas, parallel, progress, validation
+from .version import __version__
 
-__version__ = "0.1.0"
 
 # Modules that lived at the top level before the machinery moved into minivae.runtime (and the
 # checkpoint format into minivae.models): ``import minivae.blas`` and ``from minivae.checkpoint
@@ -35,6 +35,6 @@ for _name, _module in {"blas": blas, "parallel": parallel, "progress": progress,
     _sys.modules.setdefault(f"{__name__}.{_name}", _module)
 del _name, _module
 
-__all__ = ["blas", "parallel", "checkpoint", "AE", "VAE", "build_model", "Adam", "SGD", "Params",
+__all__ = ["__version__", "blas", "parallel", "checkpoint", "AE", "VAE", "build_model", "Adam", "SGD", "Params",
            "MinivaeError", "ValidationError", "InputTypeError", "DataFileError", "DownloadError",
            "CheckpointError", "DivergenceError", "OutputError"]

@@ -1,4 +1,4 @@
-"""The ``minivae`` command: ``train``, ``sample`` and ``evaluate``.
+"""The ``minivae`` command: ``train``, ``sample``, ``evaluate`` and ``plot``.
 
 ``minivae train`` with no options trains the classic model of Kingma and Welling's MNIST
 experiments (784-400-20, ReLU, Bernoulli likelihood on grey-level pixels, Adam 1e-3, batch 128,
@@ -33,14 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .models import checkpoint as ckpt_mod
-from . import datasets, plots
+from . import datasets, plots, vade
+from . import options as run_options
+from .disentanglement import score_encoder
 from .errors import DivergenceError, MinivaeError, OutputError
 from .evaluate import active_units, elbo, elbo_multi, importance_sampled_nll
 from .inference import amortization_gap
-from . import options as run_options
-from . import vade
 from .models import VAE, build_model
+from .models import checkpoint as ckpt_mod
 from .priors import MixturePrior, VampPrior
 from .train import EVAL_SEED, Trainer, evaluation_data
 
@@ -64,7 +64,7 @@ def build_parser(explicit_only=False):
     """The argument parser. With ``explicit_only`` every ``train`` option defaults to "absent",
     so parsing tells which options the user actually typed (what ``--resume`` must compare)."""
     p = _Parser(prog="minivae", description="Variational autoencoders in plain NumPy.")
-    sub = p.add_subparsers(dest="command", metavar="{train,sample,evaluate}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{train,sample,evaluate,plot}", parser_class=_Parser)
     sub.required = True
 
     t = sub.add_parser("train", help="train a model and write a checkpoint, metrics and pictures")
@@ -117,7 +117,29 @@ def build_parser(explicit_only=False):
                    help="samples of z per example and step of --local-vi (default: 10)")
     e.add_argument("--local-lr", type=run_options.positive_float, default=3e-3,
                    help="Adam's learning rate for --local-vi (default: 3e-3)")
+    e.add_argument("--disentanglement", action="store_true",
+                   help="also score the posterior means with the FactorVAE score and MIG (needs a "
+                        "data set with known factors, such as sprites)")
     e.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+
+    g = sub.add_parser("plot", help="draw a picture of a trained model")
+    gsub = g.add_subparsers(dest="figure", metavar="{traversals}", parser_class=_Parser)
+    gsub.required = True
+    tv = gsub.add_parser("traversals", help="latent traversals: each code moved around one image's "
+                                            "posterior mean, one row per code with its KL")
+    tv.add_argument("checkpoint", help="a checkpoint.npz written by 'minivae train'")
+    tv.add_argument("--out", default="traversals.png", help="PNG file to write (default: traversals.png)")
+    tv.add_argument("--image-index", type=run_options.seed_int, default=0,
+                    help="which image of the split to traverse around (default: 0)")
+    tv.add_argument("--data", default=None, choices=sorted(datasets.DATASETS),
+                    help="data set (default: the one the model was trained on)")
+    tv.add_argument("--data-dir", default=None)
+    tv.add_argument("--split", default="test", choices=("train", "test"))
+    tv.add_argument("--steps", type=run_options.positive_int, default=9,
+                    help="offsets per row (default: 9)")
+    tv.add_argument("--range", type=run_options.positive_float, default=2.5, dest="span",
+                    help="offsets run from -R to R prior standard deviations (default: 2.5)")
+    tv.add_argument("--no-download", action="store_true", help="fail instead of downloading missing data")
     return p
 
 
@@ -320,6 +342,10 @@ def cmd_evaluate(args):
     model = ck.build_model()
     data = args.data or ck.state.get("args", {}).get("data", "mnist")
     ds = datasets.load(data, args.split, root=args.data_dir, download=not args.no_download)
+    if args.disentanglement and ds.factors is None:
+        raise MinivaeError(f"--disentanglement: needs a data set with known factors of variation "
+                           f"(sprites), got {data}, which has none; pass --data sprites with a model "
+                           f"trained on it")
     if args.limit is not None and args.limit > len(ds.x):
         raise MinivaeError(f"--limit: expected at most {len(ds.x)} (the size of {data} {args.split}), got {args.limit}")
     x = ds.x[: args.limit] if args.limit else ds.x
@@ -333,10 +359,11 @@ def cmd_evaluate(args):
     if data == "binarized-mnist":
         pixels = "binary"
     x = model.check_x(x)
-    wants_latent = args.k or args.samples or args.active_units or args.local_vi
+    wants_latent = args.k or args.samples or args.active_units or args.disentanglement or args.local_vi
     if wants_latent and not isinstance(model, VAE):
-        raise MinivaeError(f"--k, --samples, --active-units and --local-vi need a VAE (a model with a Gaussian "
-                           f"posterior q(z | x)); {args.checkpoint} holds a {model.kind}")
+        raise MinivaeError(f"--k, --samples, --active-units, --disentanglement and --local-vi need a VAE (a model "
+                           f"with a Gaussian posterior q(z | x)); {args.checkpoint} holds a {model.kind}")
+
     res = elbo(model, x, seed=args.seed, validate=False)
     res.update(data=data, split=args.split, pixels=pixels, bound="single-sample ELBO", units="nats per example")
     lines = [f"{data} {args.split} ({res['n']} examples, {pixels} pixels), nats per example:",
@@ -380,6 +407,8 @@ def cmd_evaluate(args):
         lines.append(f"  clustering accuracy {acc:.4f}   (each image's cluster argmax_c p(c | z = mu(x)) of the "
                      f"{model.prior.components}-component prior, matched one to one to the {len(np.unique(y))} "
                      f"classes by the Hungarian method)")
+    if args.disentanglement:
+        res["disentanglement"] = _disentanglement(model, x, ds.factors, args.seed, lines)
     if args.local_vi:
         lines += _local_vi_lines(model, x, args, res)
     if args.json:
@@ -425,7 +454,47 @@ def _local_vi_lines(model, x, args, res):
     ]
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate}
+def _disentanglement(model, x, factors, seed, lines):
+    """Both metrics on the posterior means of ``x`` (the first rows of ``factors``, after
+    --limit); their settings go into ``lines``."""
+    scores = score_encoder(model.embed, x, factors.indices[:len(x)], names=factors.names, rng=seed)
+    f, m = scores["factorvae"], scores["mig"]
+    lines.append(f"  disentanglement of the posterior means ({f['n_examples']} examples, {f['code_dim']} codes):")
+    lines.append(f"    FactorVAE score {f['score']:.3f}   (chance {f['chance']:.3f}; train accuracy "
+                 f"{f['train_accuracy']:.3f}; {f['n_active']} codes kept, variance > {f['collapse_threshold']:g}; "
+                 f"votes of L = {f['batch_size']} examples, {f['n_train']} train / {f['n_eval']} eval; seed {seed})")
+    lines.append(f"    MIG             {m['score']:.3f}   ({m['n_bins']} equal-width bins per code; per factor: "
+                 + ", ".join(f"{k} {v:.2f}" for k, v in m["per_factor"].items()) + ")")
+    if f["excluded_factors"]:
+        lines.append(f"    left out (a single value in these data): {', '.join(f['excluded_factors'])}")
+    return {"factorvae": f, "mig": m}
+
+
+def cmd_plot(args):
+    ck = ckpt_mod.load(args.checkpoint)
+    model = ck.build_model()
+    if not isinstance(model, VAE):
+        raise MinivaeError(f"plot traversals: needs a VAE (a posterior mean and a KL per code); "
+                           f"{args.checkpoint} holds a {model.kind}")
+    data = args.data or ck.state.get("args", {}).get("data", "mnist")
+    ds = datasets.load(data, args.split, root=args.data_dir, download=not args.no_download)
+    if ds.x.shape[1] != model.input_dim:
+        raise MinivaeError(f"--data: the model takes images of {model.input_dim} pixels, {data} has "
+                           f"{ds.x.shape[1]}; pass the data set it was trained on")
+    if args.image_index >= len(ds.x):
+        raise MinivaeError(f"--image-index: expected at most {len(ds.x) - 1} (the last image of {data} "
+                           f"{args.split}), got {args.image_index}")
+    offsets = np.linspace(-args.span, args.span, args.steps)
+    # each row's label: that code's KL averaged over the split (what the model spends on it)
+    fig = plots.traversal_figure(model, ds.x[args.image_index], offsets, kl_data=ds.x, shape=ds.shape,
+                                 title=f"{data} {args.split} image {args.image_index}: one code moved at "
+                                       f"a time around its posterior mean")
+    path = plots.save(fig, args.out)
+    print(f"wrote {path}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "plot": cmd_plot}
 
 
 def _one_line(exc):

@@ -3,7 +3,7 @@
 Lecture 001 says that the beta-VAE objective E_q[log p(x|z)] - beta KL(q(z|x) || p(z)), with
 beta > 1, favours disentangled representations: each latent coordinate follows one factor of
 variation of the data and ignores the others. Both metrics here turn that into a number, given
-data whose factors are known (:mod:`minivae.sprites`) and codes of those data, for example a
+data whose factors are known (:mod:`minivae.datasets.sprites`) and codes of those data, for example a
 trained VAE's posterior means.
 
 Inputs, for both metrics
@@ -11,7 +11,7 @@ Inputs, for both metrics
 ``codes``   (n, d) array: the code of each example (or use :func:`encode_all` / :func:`score_encoder`
             with any callable from (n, D) images to (n, d) codes);
 ``factors`` (n, K) array of the factor of each example, or an object with an ``indices``
-            attribute such as :class:`minivae.sprites.SpriteData`. Factors are treated as discrete:
+            attribute such as :class:`minivae.datasets.sprites.SpriteData`. Factors are treated as discrete:
             each distinct value in a column is one class (indices or values give the same result).
 
 A factor that takes a single value in the data carries no information (entropy 0). Both metrics
@@ -94,13 +94,13 @@ def factor_labels(factors, n=None, name="factors"):
     if factors is None:
         raise ValidationError(f"{name}: disentanglement metrics need the ground-truth factors of "
                               "every example, an (n, K) array, got None (data sets such as MNIST "
-                              "have labels, not factors; minivae.sprites provides factors)")
+                              "have labels, not factors; minivae.datasets.sprites provides factors)")
     if not isinstance(factors, (np.ndarray, list, tuple)):
         if hasattr(factors, "indices"):
             factors = factors.indices
         else:
             raise InputTypeError(f"{name}: expected an (n, K) array of factors or data with an "
-                                 f"'indices' attribute (minivae.sprites.SpriteData), got "
+                                 f"'indices' attribute (minivae.datasets.sprites.SpriteData), got "
                                  f"{type(factors).__name__}, which has no factors")
     factors = check_array(factors, name, ndim=2)
     if factors.shape[1] == 0:

@@ -33,12 +33,10 @@ import numbers
 import numpy as np
 
 from .errors import InputTypeError, ValidationError
-from .runtime.validation import check_array as _numeric
-from .runtime.validation import check_axis as _check_axis
-from .runtime.validation import check_float_dtype as _check_float_dtype
-from .runtime.validation import check_positive_int as _check_positive_int
-from .runtime.validation import check_rng as _check_rng
 from .logspace import _check_index, _one_hot, _softmax, log_softmax, one_hot, softmax
+from .runtime.validation import check_array as _numeric
+from .runtime.validation import check_float_dtype as _check_float_dtype
+from .runtime.validation import check_rng as _check_rng
 
 __all__ = ["reparameterize", "reparameterize_backward",
            "reparam_gaussian_gradient", "gaussian_score", "categorical_score",

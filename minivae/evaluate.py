@@ -295,7 +295,10 @@ def aggregate_posterior_kl(model, x, samples=2000, seed=0, validate=True):
     mu, log_var = (a.astype(np.float64) for a in _posterior(model, x))
     pick = rng.integers(0, len(mu), size=samples)
     z = mu[pick] + np.exp(0.5 * log_var[pick]) * rng.standard_normal((samples, mu.shape[1]))
-    log_q_agg = logmeanexp(gaussian_components(z, mu, log_var), axis=-1)
+    # the samples x N log-densities a block of rows at a time, about 2 million floats each
+    rows = max(1, CHUNK_ROWS * 1024 // max(len(mu), 1))
+    log_q_agg = np.concatenate([logmeanexp(gaussian_components(z[i:i + rows], mu, log_var), axis=-1)
+                                for i in range(0, samples, rows)])
     log_q_own = log_normal_diag(z, mu[pick], log_var[pick])
     log_p = model.prior.log_prob(z.astype(model.dtype), model.params).astype(np.float64)
     kl_agg, stderr = _mean_and_stderr(log_q_agg - log_p)

@@ -28,9 +28,8 @@ import math
 
 import numpy as np
 
-from .errors import InputTypeError, ValidationError
 from .nn import Workspace, sigmoid
-from .runtime.validation import check_finite_float, check_positive_float
+from .runtime.validation import build_from_spec, check_finite_float, check_positive_float
 
 __all__ = [
     "Bernoulli", "Gaussian", "GaussianLearnedSigma", "GaussianPerPixel", "Laplace",
@@ -324,19 +323,4 @@ LIKELIHOODS = {
 
 def make_likelihood(spec) -> Likelihood:
     """Build a likelihood from a name, a config dict ``{"name": ..., **options}`` or an instance."""
-    if isinstance(spec, Likelihood):
-        return spec
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, dict) or "name" not in spec:
-        raise ValidationError(f"likelihood: expected a name or a dict with a 'name', got {spec!r}")
-    opts = dict(spec)
-    name = opts.pop("name")
-    if name not in LIKELIHOODS:
-        raise ValidationError(f"likelihood: expected one of {sorted(LIKELIHOODS)}, got {name!r}")
-    try:
-        return LIKELIHOODS[name](**opts)
-    except InputTypeError:
-        raise
-    except TypeError as exc:
-        raise ValidationError(f"likelihood {name!r}: bad options {opts}: {exc}") from None
+    return build_from_spec(spec, LIKELIHOODS, "likelihood", Likelihood)

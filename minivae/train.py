@@ -15,18 +15,17 @@ import time
 
 import numpy as np
 
-from .runtime import blas
-from .models import checkpoint as _checkpoint
 from . import datasets
+from . import options as run_options
 from .errors import CheckpointError, DivergenceError, InputTypeError, ValidationError
 from .evaluate import elbo
 from .models import check_model
-from . import options as run_options
+from .models import checkpoint as _checkpoint
 from .optim import default_threads, make_optimizer
+from .runtime import blas
 from .runtime.parallel import DataParallel
 from .runtime.progress import ProgressBar
-from .runtime.validation import (check_bool, check_choice, check_finite_float, check_int,
-                         check_positive_float, check_positive_int)
+from .runtime.validation import check_positive_int
 
 __all__ = ["Trainer", "fit"]
 
@@ -57,6 +56,9 @@ class Trainer:
 
     Parameters
     ----------
+    The keyword arguments are the trainer and session options of :data:`minivae.options.OPTIONS`
+    (the one list the command line, the checkpoint and a resume also read); they are:
+
     model : VAE, AE or CategoricalVAE
     x_train : (N, D) float array in [0, 1]
     x_test : (M, D) float array, optional; evaluated (single-sample negative ELBO) after each epoch.
@@ -101,10 +103,12 @@ class Trainer:
         settings = run_options.trainer_settings(options)
         self.model = model
         self.x_train = model.check_x(x_train, name="x_train")
-        #: the trainer and session settings (minivae.options), checked, with their defaults
+        #: the trainer and session settings (minivae.options), checked, with their defaults;
+        #: each is also an attribute (self.lr, self.batch_size, ...), the optimizer's name as
+        #: optimizer_name (self.optimizer is the optimizer itself)
         self.settings = settings
-        self.optimizer_name = settings["optimizer"]
-        self.__dict__.update({k: v for k, v in settings.items() if k != "optimizer"})
+        for name, value in settings.items():
+            setattr(self, "optimizer_name" if name == "optimizer" else name, value)
         check_positive_int(self.batch_size, "batch_size", maximum=len(self.x_train),
                            max_name="the number of training examples")
         binarize = self.binarize

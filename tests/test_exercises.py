@@ -187,3 +187,93 @@ def test_check_environment_finds_the_shared_data(capsys):
         pytest.skip("MINIVAE_DATA is not set")
     assert X.check_environment(data=["mnist"]) is True
     assert "mnist found in the folder named by MINIVAE_DATA" in capsys.readouterr().out
+
+
+# -- notebook 12: the mixture prior, VaDE's bound and the VampPrior -------------------------------
+def _lse(a, axis=-1):
+    top = a.max(axis=axis, keepdims=True)
+    return np.squeeze(top, axis) + np.log(np.sum(np.exp(a - top), axis=axis))
+
+
+def _log_components(z, m, s):
+    """(B, K) log N(z_b | m_k, diag e^s_k), written out with broadcasting (independently of minivae)."""
+    r = z[:, None, :] - m[None]
+    return -0.5 * np.sum(np.log(2 * np.pi) + s[None] + r * r * np.exp(-s)[None], axis=-1)
+
+
+def _posterior_c(z, logits, m, s):
+    a = logits - _lse(logits) + _log_components(z, m, s)
+    return np.exp(a - _lse(a)[:, None])
+
+
+def _mixture_grad(z, logits, m, s, weights=None):
+    r = _posterior_c(z, logits, m, s) if weights is None else weights
+    return np.einsum("bk,bkd->bd", r, (m[None] - z[:, None]) * np.exp(-s)[None])
+
+
+def _vade_grad(mu, lv, gamma, m, s):
+    P = np.exp(-s)
+    return (np.einsum("bk,bkd->bd", gamma, (mu[:, None] - m[None]) * P[None]),
+            0.5 * np.exp(lv) * (gamma @ P) - 0.5)
+
+
+def _best_qc(mu, lv, logits, m, s):
+    a = logits - _lse(logits) + _log_components(mu, m, s) - 0.5 * np.exp(lv) @ np.exp(-s).T
+    return np.exp(a - _lse(a)[:, None])
+
+
+def _vamp(z, mu_u, lv_u):
+    return _lse(_log_components(z, mu_u, lv_u)) - np.log(len(mu_u))
+
+
+def _vamp_per_dimension(z, mu_u, lv_u):
+    """The trap: a log-sum-exp over components per coordinate, then a sum (another model)."""
+    r = z[:, None, :] - mu_u[None]
+    per = -0.5 * (np.log(2 * np.pi) + lv_u[None] + r * r * np.exp(-lv_u)[None])
+    return np.sum(_lse(per, axis=1) - np.log(len(mu_u)), axis=-1)
+
+
+PRIOR_CASES = {   # grader, a right answer, a subtly wrong one
+    "mixture_grad": (X.check_mixture_log_prob_gradient, _mixture_grad,
+                     lambda z, l, m, s: _mixture_grad(z, l, m, s, np.broadcast_to(softmax(l), (len(z), len(l))))),
+    "vade_kl": (X.check_vade_kl_gradient, _vade_grad,
+                lambda mu, lv, g, m, s: (_vade_grad(mu, lv, g, m, s)[0], 0.5 * np.exp(lv) * (g @ np.exp(-s)))),
+    "best_qc": (X.check_optimal_cluster_posterior, _best_qc,
+                lambda mu, lv, l, m, s: _best_qc(mu, lv - 50.0, l, m, s)),   # spread of q ignored
+    "vamp": (X.check_vamp_log_prob, _vamp, _vamp_per_dimension),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PRIOR_CASES))
+def test_prior_graders_pass_a_right_answer(case, capsys):
+    grader, right, _ = PRIOR_CASES[case]
+    grader(right, exercise=3)
+    assert capsys.readouterr().out.startswith("✓ exercise 3: correct")
+
+
+@pytest.mark.parametrize("case", sorted(PRIOR_CASES))
+def test_prior_graders_fail_a_subtly_wrong_answer_naming_the_worst_entry(case):
+    grader, _, wrong = PRIOR_CASES[case]
+    with pytest.raises(X.ExerciseNotPassed) as info:
+        grader(wrong, exercise=3)
+    msg = str(info.value)
+    assert msg.startswith("✗ exercise 3, not yet:") and "worst entry at index" in msg, msg
+    assert "expected" in msg and "got" in msg and "\n" not in msg and info.value.answered
+
+
+@pytest.mark.parametrize("case", sorted(PRIOR_CASES))
+def test_prior_graders_report_a_stub_as_not_answered(case):
+    with pytest.raises(X.ExerciseNotPassed) as info:
+        PRIOR_CASES[case][0](_stub, exercise=2)
+    assert str(info.value) == ("✗ exercise 2, not yet: not answered "
+                               "(NotImplementedError: HINT: differentiate term by term)")
+    assert not info.value.answered
+
+
+def test_vamp_grader_catches_a_log_sum_exp_that_underflows():
+    def naive(z, mu_u, lv_u):
+        with np.errstate(divide="ignore"):
+            return np.log(np.mean(np.exp(_log_components(z, mu_u, lv_u)), axis=-1))
+    with pytest.raises(X.ExerciseNotPassed, match=r"log p\(z\), case 1 of 3: entry \(\d+,\) is -inf, expected"):
+        X.check_vamp_log_prob(naive)
+

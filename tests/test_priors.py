@@ -114,7 +114,7 @@ def test_prior_config_round_trips_and_bad_priors_are_refused():
     assert not again.prior.closed_form and again.get_config() == model.get_config()
     with pytest.raises(ValidationError, match=r"prior: expected one of \['mog', 'normal', 'vamp'\], got 'flow'"):
         minivae.VAE(6, 2, (4,), prior="flow")
-    with pytest.raises(ValidationError, match="prior 'normal': bad options"):
+    with pytest.raises(ValidationError, match=r"prior 'normal': unknown option\(s\) \['components'\]; it takes \['kl'\]"):
         make_prior({"name": "normal", "components": 3})
     with pytest.raises(ValidationError, match=r"kl: expected one of"):
         make_prior({"name": "normal", "kl": "exact"})

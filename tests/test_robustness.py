@@ -25,6 +25,9 @@ from minivae.models import CategoricalVAE
 from minivae.optim import make_optimizer
 from minivae.params import Params
 from minivae.train import Trainer, fit
+from minivae import datasets, vade
+from minivae.datasets import sprites
+from minivae.mixture import GaussianMixture
 
 D, Z = 16, 2
 X = (np.random.default_rng(0).random((8, D)) < 0.5).astype(np.float32)
@@ -66,7 +69,18 @@ CASES = {
     "gaussian-sigma-zero": (lambda: likelihoods.Gaussian(0), ValidationError, r"sigma: expected a positive number, got 0"),
     "gaussian-sigma-text": (lambda: likelihoods.Gaussian("wide"), InputTypeError, r"sigma: expected a number, got 'wide'"),
     "laplace-scale-nan": (lambda: likelihoods.Laplace(float("nan")), ValidationError, r"scale: expected a finite number, got nan"),
-    "likelihood-unknown-option": (lambda: likelihoods.make_likelihood({"name": "gaussian", "sd": 1}), ValidationError, r"likelihood 'gaussian': bad options \{'sd': 1\}"),
+    "vae-unknown-prior": (lambda: minivae.VAE(D, Z, prior="flow"), ValidationError, r"prior: expected one of \['mog', 'normal', 'vamp'\], got 'flow'"),
+    "prior-components-zero": (lambda: minivae.VAE(D, Z, prior={"name": "mog", "components": 0}), ValidationError, r"components: expected a positive integer, got 0"),
+    "prior-unknown-option": (lambda: minivae.VAE(D, Z, prior={"name": "vamp", "temperature": 2}), ValidationError, r"prior 'vamp': unknown option\(s\) \['temperature'\]; it takes \['components', 'pseudo_init'\]"),
+    "mixture-prior-unknown-kl": (lambda: minivae.VAE(D, Z, prior={"name": "mog", "kl": "exact"}), ValidationError, r"kl: expected one of \['sampled', 'vade'\], got 'exact'"),
+    "vamp-pseudo-inputs-from-too-few-images": (lambda: (lambda m: m.prior.init_from_data(m.params, X, 0))(_vae(prior={"name": "vamp", "components": 9})), ValidationError, r"starts its 9 pseudo-inputs from as many training images, got 8"),
+    "vamp-pseudo-inputs-of-another-width": (lambda: (lambda m: m.prior.init_from_data(m.params, X[:, :4], 0))(_vae(prior={"name": "vamp", "components": 2})), ValidationError, r"x: expected training images of shape \(N, 16\), got \(8, 4\)"),
+    "vade-without-a-mixture-prior": (lambda: vade.clustering_accuracy(_vae(), X, np.zeros(8, int)), ValidationError, r"model: expected a VAE with a mixture prior \(prior='mog'\), got VAE with prior 'normal'"),
+    "gmm-more-components-than-examples": (lambda: GaussianMixture(9).fit(X), ValidationError, r"n_components: expected at most the number of examples in x \(8\), got 9"),
+    "gmm-predict-before-fit": (lambda: GaussianMixture(2).predict(X), ValidationError, r"call fit first"),
+    "sprites-unknown-factor": (lambda: sprites.generate(grid={"colour": 3}), ValidationError, r"colour"),
+    "generated-data-set-has-nothing-to-fetch": (lambda: datasets.fetch("sprites", "train"), ValidationError, r"data set 'sprites' is drawn by minivae, not downloaded"),
+    "likelihood-unknown-option": (lambda: likelihoods.make_likelihood({"name": "gaussian", "sd": 1}), ValidationError, r"likelihood 'gaussian': unknown option\(s\) \['sd'\]; it takes \['sigma'\]"),
     "params-zero-size-shape": (lambda: Params({"W": (3, 0)}), ValidationError, r"parameter 'W'.*positive, got shape \(3, 0\)"),
     "params-integer-dtype": (lambda: Params({"W": (3,)}, np.int64), ValidationError, r"dtype: expected a floating dtype.*got int64"),
     # --- optimizers -------------------------------------------------------------------------

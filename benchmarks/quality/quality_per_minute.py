@@ -68,6 +68,9 @@ def cmd_train(args):
     x_train = datasets.load("mnist", "train", root=args.data_dir).x
     x_test = _load_test(eval_seed, args.data_dir)
     model = build_model(cfg["model"])
+    prior = getattr(model, "prior", None)
+    if getattr(prior, "pseudo_init", None) == "data":     # a VampPrior starts from training images
+        prior.init_from_data(model.params, x_train, tc.get("seed", 0))
     # x_test stays out of the Trainer so it does not spend an evaluation after every epoch;
     # the loop below checks the test ELBO every MONITOR_EVERY epochs instead.
     trainer = Trainer(model, x_train, None, progress=False, verbose=False, eval_seed=eval_seed, **tc)

@@ -39,6 +39,7 @@ from .transforms import binarize, binarize_fixed, dequantize, dequantize_fixed, 
 __all__ = [
     "DATASETS",
     "ENV_VAR",
+    "N_PIXELS",
     "Dataset",
     "resolve_root",
     "download",

@@ -1,7 +1,7 @@
 """Mini-batches of a training set: shuffled, optionally binarized or dequantized on the fly."""
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
 
 import numpy as np
 

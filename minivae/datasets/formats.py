@@ -10,7 +10,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import DataFileError, InputTypeError, ValidationError
+from ..errors import DataFileError
 from .registry import N_PIXELS, PathLike
 
 __all__ = ["read_idx", "read_amat", "content_sha256"]

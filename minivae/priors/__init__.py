@@ -35,7 +35,7 @@ log q(z | x) - log p(z) at that z in expectation, with one noisy term fewer.
 """
 from __future__ import annotations
 
-from ..errors import InputTypeError, ValidationError
+from ..runtime.validation import build_from_spec
 from .base import Prior
 from .mixture import MixturePrior
 from .normal import StandardNormal
@@ -48,19 +48,4 @@ PRIORS = {"normal": StandardNormal, "mog": MixturePrior, "vamp": VampPrior}
 
 def make_prior(spec) -> Prior:
     """Build a prior from a name, a config dict ``{"name": ..., **options}`` or an instance."""
-    if isinstance(spec, Prior):
-        return spec
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, dict) or "name" not in spec:
-        raise ValidationError(f"prior: expected a name or a dict with a 'name', got {spec!r}")
-    opts = dict(spec)
-    name = opts.pop("name")
-    if name not in PRIORS:
-        raise ValidationError(f"prior: expected one of {sorted(PRIORS)}, got {name!r}")
-    try:
-        return PRIORS[name](**opts)
-    except InputTypeError:
-        raise
-    except TypeError as exc:
-        raise ValidationError(f"prior {name!r}: bad options {opts}: {exc}") from None
+    return build_from_spec(spec, PRIORS, "prior", Prior)

@@ -1,27 +1,27 @@
 """A mixture-of-Gaussians prior, and VaDE's bound with a cluster variable (lecture 001).
 
-The prior: a cluster c ~ Cat(pi) and z | c ~ N(m_c, diag(exp(s_c))), so
+The prior: a cluster c ~ Cat(pi) and z given c ~ N(m_c, diag(exp(s_c))), so ::
 
     p(z) = sum_c pi_c N(z | m_c, diag(exp(s_c))),        pi = softmax(logits),
 
 with the logits, means m_c and log-variances s_c learned with the networks. Its KL to a Gaussian
-q(z | x) has no closed form. Two bounds are on offer (``kl``):
+q(z given x) has no closed form. Two bounds are on offer (``kl``):
 
-``"sampled"``  the KL estimated at the reparameterized z as -H(q) - log p(z) (the fall-back of
-               every prior, :class:`~minivae.priors.base.Prior`): the bound of the VAE with
-               p(z) as its prior.
-``"vade"``     VaDE's bound (Jiang et al. 2017): the cluster is a latent variable too, with
-               q(z, c | x) = q(z | x) q(c | x) (lecture 001's "VaDE assumption"), and
-               q(c | x) = gamma = p(c | z) at the sampled z, the posterior of the cluster given the
-               code. Given gamma every term has a closed form:
+* ``"sampled"``: the KL estimated at the reparameterized z as -H(q) - log p(z) (the fall-back
+  of every prior, :class:`~minivae.priors.base.Prior`): the bound of the VAE with p(z) as its
+  prior.
+* ``"vade"``: VaDE's bound (Jiang et al. 2017). The cluster is a latent variable too, with
+  q(z, c given x) = q(z given x) q(c given x) (lecture 001's "VaDE assumption"), and
+  q(c given x) = gamma = p(c given z) at the sampled z, the posterior of the cluster given the
+  code. Given gamma every term has a closed form::
 
     KL(q(z, c | x) || p(z, c)) = E_q[log q(z | x)] + sum_c gamma_c log gamma_c
                                  - sum_c gamma_c log pi_c - sum_c gamma_c E_q[log N(z | m_c, s_c)],
     E_q[log q(z | x)] = -H(q) = -1/2 sum_j (1 + log 2 pi + log sigma_j^2),
     E_q[log N(z | m_c, s_c)] = -1/2 sum_j [log 2 pi + s_cj + (sigma_j^2 + (mu_j - m_cj)^2) exp(-s_cj)].
 
-Any q(c | x) gives a lower bound on log p(x); this one is at least KL(q(z | x) || p(z)) (the
-KL of the joint is never below the KL of a marginal), so its bound is a little looser than the
+Any q(c given x) gives a lower bound on log p(x); this one is at least the KL of q(z given x)
+to p(z) (the KL of the joint is never below the KL of a marginal), so its bound is a little looser than the
 "sampled" one and in exchange it assigns every example to clusters, which is what VaDE is for.
 
 The gradient of VaDE's KL (derived in :meth:`MixturePrior.kl_and_grad`) flows through gamma
@@ -144,19 +144,26 @@ class MixturePrior(Prior):
     def kl_and_grad(self, mu, log_var, z, params, weight):
         """VaDE's KL (module docstring) and the gradient of ``weight * sum_b KL_b``.
 
-        Write KL = -sum_c gamma_c f_c - H(q), f_c = log pi_c + E_c - log gamma_c, with
-        E_c = E_q log N(z | m_c, s_c) and gamma = softmax(a), a_c = log pi_c + log N(z | m_c, s_c).
+        Write ::
 
-        Holding gamma fixed (P_c = exp(-s_c), sigma^2 = exp(log_var)):
+            KL = -sum_c gamma_c f_c - H(q),     f_c = log pi_c + E_c - log gamma_c,
+            E_c = E_q log N(z | m_c, s_c),       gamma = softmax(a),   a_c = log pi_c + log N(z | m_c, s_c).
+
+        Holding gamma fixed (P_c = exp(-s_c), sigma^2 = exp(log_var)) ::
+
             dKL/dmu = sum_c gamma_c (mu - m_c) P_c,
             dKL/dlog_var = sigma^2 sum_c gamma_c P_c / 2 - 1/2,
             dKL/dm_c = -gamma_c (mu - m_c) P_c,
             dKL/ds_c = gamma_c [1 - (sigma^2 + (mu - m_c)^2) P_c] / 2,
             dKL/dlogits = -(gamma - pi).
-        Through gamma: d(sum_c gamma_c f_c)/dgamma_c = f_c - 1 and the softmax Jacobian give
+
+        Through gamma: d(sum_c gamma_c f_c)/dgamma_c = f_c - 1 and the softmax Jacobian give ::
+
             delta_c = dKL/da_c = -gamma_c (f_c - sum_k gamma_k f_k),
-        which reaches z, m, s through log N(z | m_c, s_c) (:func:`component_gradients` with the
-        weights delta) and the logits through log pi_c: delta - pi sum_c delta_c.
+
+        which reaches z, m and s through the component log-densities
+        (:func:`~minivae.priors.base.component_gradients` with the weights delta) and the logits
+        through log pi_c (delta - pi sum_c delta_c).
         """
         if self.kl_mode == "sampled":
             return super().kl_and_grad(mu, log_var, z, params, weight)

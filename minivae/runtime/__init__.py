@@ -6,7 +6,7 @@
 * :mod:`~minivae.runtime.blas` -- how many threads NumPy's BLAS may use (through threadpoolctl);
 * :mod:`~minivae.runtime.parallel` -- a training step split across threads;
 * :mod:`~minivae.runtime.progress` -- the progress bar of a training epoch;
-* :mod:`~minivae.runtime.options` -- the one description of a training run's options, from which
+* :mod:`minivae.options` (at the top level) -- the one description of a training run's options, from which
   the command line, the Trainer and the checkpoint's saved settings are derived;
 * :mod:`~minivae.runtime.layers` -- the import layers of the whole package, which
   ``tests/test_layers.py`` enforces.

@@ -12,7 +12,7 @@ its modules. The package's own ``__init__`` (the public API) may import from eve
 
 LAYERS = (
     # 0. the exceptions minivae raises on purpose
-    ("errors",),
+    ("errors", "version"),
     # 1. machinery that knows no mathematics
     ("runtime", "runtime.validation", "runtime.files", "runtime.blas", "runtime.progress", "runtime.layers"),
     # 2. the building blocks: a flat parameter vector, layers, log-space sums, finite
@@ -22,10 +22,11 @@ LAYERS = (
     ("likelihoods", "kl", "priors.*", "estimators", "optim", "mixture", "disentanglement"),
     # 4. the models, their registry and their checkpoints
     ("models.*",),
-    # 5. what is done with a model: evaluating, inferring, training (and the run's options)
-    ("evaluate", "inpaint", "inference", "options", "train", "vade"),
+    # 5. what is done with a model: evaluating, inferring, training (and the run's options);
+    #    the checks of the notebooks' exercises
+    ("evaluate", "inpaint", "options", "train", "vade", "inference", "exercises.*"),
     # 6. pictures
-    ("plots",),
+    ("plots.*",),
     # 7. the command line
     ("cli", "__main__"),
 )

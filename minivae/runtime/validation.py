@@ -5,6 +5,7 @@ evaluate and sample function calls these first.
 """
 from __future__ import annotations
 
+import inspect
 import numbers
 
 import numpy as np
@@ -13,7 +14,8 @@ from ..errors import InputTypeError, ValidationError
 
 __all__ = ["check_data", "check_positive_int", "check_positive_float", "check_choice",
            "check_rng", "check_finite_float", "check_int", "check_bool", "check_float_dtype",
-           "check_array", "check_axis", "check_image_shape"]
+           "check_array", "check_axis", "check_image_shape",
+           "build_from_spec"]
 
 
 def check_data(x, name="x", n_features=None, dtype=None, unit_interval=False, allow_empty=False):
@@ -180,3 +182,22 @@ def check_image_shape(shape, name="shape"):
     if not ok:
         raise ValidationError(f"{name}: expected (H, W), a pair of positive integers, got {shape!r}")
     return int(shape[0]), int(shape[1])
+
+
+def build_from_spec(spec, registry, what, base):
+    """A model part (a likelihood, a prior) from a name, a configuration ``{"name": ..., **options}``
+    or an instance of ``base``; ``registry`` maps names to classes. An unknown name or option is
+    refused with the names and options there are."""
+    if isinstance(spec, base):
+        return spec
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise ValidationError(f"{what}: expected a name or a dict with a 'name', got {spec!r}")
+    options = dict(spec)
+    name = check_choice(options.pop("name"), what, registry)
+    accepted = list(inspect.signature(registry[name]).parameters)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValidationError(f"{what} {name!r}: unknown option(s) {unknown}; it takes {accepted}")
+    return registry[name](**options)

@@ -13,19 +13,13 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.special import ndtri
 
-from .errors import ValidationError
-from .logspace import logmeanexp
-from .models import check_model
-from .priors.base import gaussian_components
-from .runtime.files import atomic_write
-from .runtime.validation import (check_array, check_bool, check_finite_float, check_image_shape,
+from ..errors import ValidationError
+from ..models import check_model
+from ..runtime.files import atomic_write
+from ..runtime.validation import (check_array, check_bool, check_finite_float, check_image_shape,
                          check_positive_int, check_rng)
 
-__all__ = ["prior_and_aggregate_figure", "cluster_samples_figure", "pseudo_inputs_figure",
-           "tile", "image_grid", "square_shape", "save", "image_panels", "reconstruction_figure", "embedding_figure",
-           "samples_figure", "interpolate",
-           "interpolation_figure", "latent_grid", "carpet_figure", "class_direction", "edit",
-           "edit_figure", "inpainting_figure"]
+__all__ = ["tile", "image_grid", "square_shape", "save", "image_panels", "reconstruction_figure", "embedding_figure", "samples_figure", "interpolate", "interpolation_figure", "latent_grid", "carpet_figure", "class_direction", "edit", "edit_figure", "inpainting_figure"]
 
 
 def tile(images, nrow=None, shape=(28, 28), pad=1, pad_value=1.0):
@@ -371,79 +365,3 @@ def inpainting_figure(x, observed, completions, title=None, size=0.9):
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
-
-
-# ------------------------------------------------------------------------------------------------
-# Priors (lecture 001): the prior against the aggregate posterior, clusters, pseudo-inputs
-# ------------------------------------------------------------------------------------------------
-def prior_and_aggregate_figure(models, x, n_grid=80, limits=None, size=3.6, title=None):
-    """For each model with a 2-D latent space: its prior p(z) (top) beside the aggregate
-    posterior of the data, q(z) = (1/N) sum_n q(z | x_n) (bottom), as densities on a grid.
-
-    Where the bottom panel has mass and the top one has none the prior's samples miss the
-    codes the decoder was trained on (and the other way round: "holes" the decoder never saw).
-    ``limits``: (low, high) of both axes, by default the codes' range with a margin.
-    """
-    items = _check_models(models)
-    n_grid = check_positive_int(n_grid, "n_grid")
-    codes = {}
-    for name, model in items:
-        _check_2d(model, "a prior-against-aggregate picture")
-        codes[name] = model.encode(x)
-    if limits is None:
-        allmu = np.concatenate([mu for mu, _ in codes.values()])
-        lo, hi = np.percentile(allmu, [0.5, 99.5])
-        pad = 0.25 * (hi - lo) + 1.0
-        limits = (lo - pad, hi + pad)
-    lo, hi = float(limits[0]), float(limits[1])
-    axis = np.linspace(lo, hi, n_grid)
-    zz = np.stack(np.meshgrid(axis, axis[::-1]), axis=-1).reshape(-1, 2)
-    fig = Figure(figsize=(size * len(items), 2 * size + (0.4 if title else 0)))
-    for j, (name, model) in enumerate(items):
-        mu, lv = codes[name]
-        prior = np.exp(model.prior.log_prob(zz.astype(model.dtype), model.params).astype(np.float64))
-        agg = np.exp(logmeanexp(gaussian_components(zz, mu.astype(np.float64), lv.astype(np.float64)), axis=-1))
-        for i, (dens, what) in enumerate(((prior, "prior p(z)"), (agg, "aggregate posterior q(z)"))):
-            ax = fig.add_subplot(2, len(items), i * len(items) + j + 1)
-            im = ax.imshow(dens.reshape(n_grid, n_grid), extent=(lo, hi, lo, hi), cmap="viridis", aspect="equal")
-            ax.set_title(f"{name}: {what}", fontsize=9)
-            ax.set_xlabel("$z_1$")
-            ax.set_ylabel("$z_2$")
-            fig.colorbar(im, ax=ax, fraction=0.046).set_label("density", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    return fig
-
-
-def cluster_samples_figure(model, n=10, rng=0, shape=(28, 28), size=0.9, title=None):
-    """One row per cluster c of a mixture prior: decoded means of z ~ N(m_c, diag(exp(s_c)))."""
-    model = check_model(model)
-    if getattr(getattr(model, "prior", None), "name", None) != "mog":
-        raise ValidationError("model: expected a VAE with a mixture prior (prior='mog')")
-    n = check_positive_int(n, "n")
-    rng = check_rng(rng)
-    P, K = model.params, model.prior.components
-    pi = np.exp(model.prior.log_weights(P))
-    fig = Figure(figsize=(size * n + 1.2, size * K + (0.4 if title else 0)))
-    for c in range(K):
-        z = P["prior.means"][c] + np.exp(0.5 * P["prior.log_vars"][c]) * rng.standard_normal((n, model.latent_dim))
-        images = np.clip(model.decode(z.astype(model.dtype)), 0, 1)
-        ax = fig.add_subplot(K, 1, c + 1)
-        ax.imshow(tile(images, n, shape), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_ylabel(f"c={c}\n$\\pi$={pi[c]:.2f}", rotation=0, ha="right", va="center", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    return fig
-
-
-def pseudo_inputs_figure(model, n=None, shape=(28, 28), title=None, size=4.0):
-    """The learned pseudo-inputs u_k of a VampPrior as images (clipped to [0, 1] for display)."""
-    model = check_model(model)
-    if getattr(getattr(model, "prior", None), "name", None) != "vamp":
-        raise ValidationError("model: expected a VAE with a VampPrior (prior='vamp')")
-    u = model.params["prior.pseudo_inputs"]
-    u = u[: check_positive_int(n, "n")] if n is not None else u
-    return image_grid(np.clip(u, 0, 1), shape=shape, size=size,
-                      title=title or f"{len(u)} pseudo-inputs of the VampPrior")
