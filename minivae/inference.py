@@ -380,8 +380,8 @@ def _stderr(values):
 def parameter_counts(model, n_examples=60000):
     """Parameters of amortized against per-datapoint inference for a data set of N examples.
 
-    Amortized: |theta| + |phi| (the decoder and prior, plus the encoder that serves every x).
-    Per-datapoint: |theta| + 2 d N (the same generative model, plus a mean and a log-variance
+    Amortized: ``|theta| + |phi|`` (the decoder and prior, plus the encoder that serves every x).
+    Per-datapoint: ``|theta| + 2 d N`` (the same generative model, plus a mean and a log-variance
     per latent dimension for each of the N examples). Encoder parameters are the model's
     entries whose names start with ``enc``.
     """
