@@ -30,9 +30,11 @@ from .checks import *  # noqa: F401,F403
 from .checks import __all__ as _checks
 from .graders import *  # noqa: F401,F403
 from .graders import __all__ as _graders
+from .inference import *  # noqa: F401,F403
+from .inference import __all__ as _inference
 from .priors import *  # noqa: F401,F403
 from .priors import __all__ as _priors
 from .semisupervised import *  # noqa: F401,F403
 from .semisupervised import __all__ as _semisupervised
 
-__all__ = [*_checks, *_graders, *_priors, *_semisupervised]
+__all__ = [*_checks, *_graders, *_inference, *_priors, *_semisupervised]

@@ -24,11 +24,11 @@ LAYERS = (
     ("models.*",),
     # 5. what is done with a model: evaluating, inferring, training (and the run's options);
     #    the checks of the notebooks' exercises
-    ("evaluate", "semisupervised", "inpaint", "options", "train", "vade", "exercises.*"),
+    ("evaluate", "semisupervised", "inpaint", "options", "train", "vade", "inference", "exercises.*"),
     # 6. pictures
     ("plots.*",),
     # 7. the command line
-    ("cli", "__main__"),
+    ("cli.*", "__main__"),
 )
 
 #: third-party imports allowed inside a function: optional packages minivae runs without
