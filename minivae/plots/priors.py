@@ -39,7 +39,7 @@ def prior_and_aggregate_figure(models, x, n_grid=80, limits=None, size=3.6, titl
     shared = limits
     if limits is None:
         shared = around([mu for mu, _ in codes.values()])
-    fig = Figure(figsize=(size * len(items), 2 * size + (0.4 if title else 0)), layout="constrained")
+    fig = Figure(figsize=(size * len(items), 2 * size + (0.4 if title else 0)))
     for j, (name, model) in enumerate(items):
         mu, lv = codes[name]
         lo, hi = around([mu]) if isinstance(limits, str) and limits == "each" else (float(shared[0]), float(shared[1]))
@@ -56,6 +56,7 @@ def prior_and_aggregate_figure(models, x, n_grid=80, limits=None, size=3.6, titl
             fig.colorbar(im, ax=ax, fraction=0.046).set_label("density", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=11)
+    fig.tight_layout()        # the colour bars' labels clear the next panels
     return fig
 
 
