@@ -272,13 +272,13 @@ def fit_local_posteriors(model, x, steps=500, samples=10, lr=3e-3, init="encoder
 # ------------------------------------------------------------------------------------------------
 # bounds of a given Gaussian q
 # ------------------------------------------------------------------------------------------------
-def _log_weights(model, x, mu, log_var, k, rng, chunk_rows):
-    """log p(x_i | z) + log p(z) - log q_i(z) for k samples z ~ q_i per example: (n, k) float64,
-    computed in chunks of at most ``chunk_rows`` decoded rows."""
+def _decoded_samples(model, x, mu, log_var, k, rng, chunk_rows):
+    """Draw k samples z ~ N(mu_i, diag exp(log_var_i)) per example and decode them, at most
+    ``chunk_rows`` decoded rows at a time; yields (start, k0, z, log p(x_i | z)) per chunk, with z
+    (m, kk, d) and the log-likelihoods (m, kk) of examples start..start+m and samples k0..k0+kk."""
     n, D = x.shape
     d = model.latent_dim
     P = model.params
-    out_w = np.empty((n, k))
     per_chunk = max(1, chunk_rows // k)
     k_step = min(k, chunk_rows)
     for start in range(0, n, per_chunk):
@@ -290,9 +290,17 @@ def _log_weights(model, x, mu, log_var, k, rng, chunk_rows):
             z = mb[:, None, :] + std[:, None, :] * rng.standard_normal((m, kk, d), dtype=model.dtype)
             out, _ = model.decoder.forward(P, z.reshape(m * kk, d))
             xr = np.broadcast_to(xb[:, None, :], (m, kk, D)).reshape(m * kk, D)
-            log_px = -model.likelihood.nll(xr, out, P).reshape(m, kk)
-            out_w[start:start + m, k0:k0 + kk] = (log_px + model.prior.log_prob(z, P)
-                                                   - log_normal_diag(z, mb[:, None, :], lb[:, None, :]))
+            yield start, k0, z, -model.likelihood.nll(xr, out, P).reshape(m, kk)
+
+
+def _log_weights(model, x, mu, log_var, k, rng, chunk_rows):
+    """log p(x_i | z) + log p(z) - log q_i(z) for k samples z ~ q_i per example: (n, k) float64."""
+    out_w = np.empty((len(x), k))
+    for start, k0, z, log_px in _decoded_samples(model, x, mu, log_var, k, rng, chunk_rows):
+        m, kk = log_px.shape
+        out_w[start:start + m, k0:k0 + kk] = (log_px + model.prior.log_prob(z, model.params)
+                                               - log_normal_diag(z, mu[start:start + m, None, :],
+                                                                 log_var[start:start + m, None, :]))
     return out_w
 
 
@@ -328,22 +336,9 @@ def gaussian_elbo(model, x, mu, log_var, samples=100, seed=0, chunk_rows=CHUNK_R
 
 def _recon_only(model, x, mu, log_var, k, rng, chunk_rows):
     """(1/k) sum_l log p(x_i | z_l), z_l ~ q_i: (n,) float64."""
-    n, D = x.shape
-    d = model.latent_dim
-    P = model.params
-    out_r = np.zeros(n)
-    per_chunk = max(1, chunk_rows // k)
-    k_step = min(k, chunk_rows)
-    for start in range(0, n, per_chunk):
-        xb, mb, lb = (a[start:start + per_chunk] for a in (x, mu, log_var))
-        m = len(xb)
-        std = np.exp(0.5 * lb)
-        for k0 in range(0, k, k_step):
-            kk = min(k_step, k - k0)
-            z = mb[:, None, :] + std[:, None, :] * rng.standard_normal((m, kk, d), dtype=model.dtype)
-            out, _ = model.decoder.forward(P, z.reshape(m * kk, d))
-            xr = np.broadcast_to(xb[:, None, :], (m, kk, D)).reshape(m * kk, D)
-            out_r[start:start + m] -= model.likelihood.nll(xr, out, P).reshape(m, kk).sum(axis=1)
+    out_r = np.zeros(len(x))
+    for start, _, _, log_px in _decoded_samples(model, x, mu, log_var, k, rng, chunk_rows):
+        out_r[start:start + len(log_px)] += log_px.sum(axis=1)
     return out_r / k
 
 

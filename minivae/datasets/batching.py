@@ -112,13 +112,20 @@ def _batches(x, y, batch_size, rng, shuffle, drop_last, mode) -> Iterator:
         else:
             index = order[start : start + batch_size]
         xb = x[index]
-        if mode == "dynamic":
-            xb = _draw(xb, rng)
-        elif mode == "threshold":
-            xb = (xb > 0.5).astype(xb.dtype)
-        elif mode == "dequantize":
-            xb = _spread(np.rint(xb * 255), rng)
+        xb = transform_batch(xb, mode, rng)
         if y is None:
             yield xb
         else:
             yield xb, y[index]
+
+
+def transform_batch(xb, mode, rng):
+    """A batch as the model sees it: drawn binary pixels (``"dynamic"``), thresholded at 0.5,
+    dequantized 8-bit levels, or as is (None)."""
+    if mode == "dynamic":
+        return _draw(xb, rng)
+    if mode == "threshold":
+        return (xb > 0.5).astype(xb.dtype)
+    if mode == "dequantize":
+        return _spread(np.rint(xb * 255), rng)
+    return xb

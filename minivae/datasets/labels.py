@@ -7,7 +7,8 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import InputTypeError, ValidationError
-from .transforms import _check_8bit, _check_probabilities, _draw, _spread
+from .batching import transform_batch
+from .transforms import _check_8bit, _check_probabilities
 
 __all__ = ["choose_labels", "semi_supervised_batches", "UNLABELLED"]
 
@@ -106,10 +107,5 @@ def _mixed(x, y, lab, unl, batch_size, n_l, rng, mode):
                          for b in range(n_batches)]
     for index in index_batches:
         xb = x[index]
-        if mode == "dynamic":
-            xb = _draw(xb, rng)
-        elif mode == "threshold":
-            xb = (xb > 0.5).astype(xb.dtype)
-        elif mode == "dequantize":
-            xb = _spread(np.rint(xb * 255), rng)
+        xb = transform_batch(xb, mode, rng)
         yield xb, y[index]
