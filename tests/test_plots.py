@@ -144,6 +144,14 @@ def test_latent_grid_default_is_prior_quantiles_and_limits_are_respected():
     np.testing.assert_allclose(np.unique(g[:, 1]), [-2, 1, 4])
     with pytest.raises(ValidationError, match="limits"):
         plots.latent_grid(3, limits=(1, 1))
+    g = plots.latent_grid(3, limits=((-2, 4), (10, 12)))          # one range per axis
+    np.testing.assert_allclose(np.unique(g[:, 0]), [-2, 1, 4])
+    np.testing.assert_allclose(np.unique(g[:, 1]), [10, 11, 12])
+    assert g[0, 1] == 12 and g[-1, 1] == 10
+    with pytest.raises(ValidationError, match="per axis"):
+        plots.latent_grid(3, limits=((-2, 4), (1,)))
+    with pytest.raises(ValidationError, match="lo < hi"):
+        plots.latent_grid(3, limits=((-2, 4), (3, 3)))
 
 
 def test_class_direction_is_the_difference_of_class_means(vae2, rng):
@@ -210,6 +218,11 @@ def test_carpet_interpolation_edit_and_inpainting_figures(vae2, ae2, rng, tmp_pa
     x = rng.random((4, 784)).astype(np.float32)
     fig = plots.carpet_figure(vae, n=5)
     assert fig.axes[0].images[0].get_array().shape == (5 * 29 + 1, 5 * 29 + 1)
+    fig = plots.carpet_figure(ae, n=5, limits=((-1, 3), (0, 8)), n_ticks=3)   # z ticks label the cells
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["-1", "1", "3"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["8", "4", "0"]
+    np.testing.assert_allclose(ax.get_xticks(), [14.5, 72.5, 130.5])
     _png_bytes(fig, tmp_path, "carpet.png")
     with pytest.raises(ValidationError, match="latent_dim=20"):
         plots.carpet_figure(minivae.VAE(hidden=(8,)))

@@ -252,36 +252,62 @@ def latent_grid(n=15, limits=None):
 
     By default the grid is laid out in probability space, at the quantiles 0.05, ..., 0.95 of
     N(0, 1) along each axis (as Kingma and Welling draw it), so every cell holds the same prior
-    mass; an AE has no prior, so for it pass ``limits=(lo, hi)`` covering its embeddings.
+    mass; an AE has no prior, so for it pass ``limits`` covering its embeddings: one pair
+    ``(lo, hi)`` for both axes, or one pair per axis, ``((lo_1, hi_1), (lo_2, hi_2))``, so that
+    the grid stays within the range of each coordinate.
 
     Returns
     -------
     (n * n, 2) codes, row by row from the top (z_2 largest) to the bottom, left to right.
     """
     n = check_positive_int(n, "n")
-    if limits is None:
-        axis = ndtri(np.linspace(0.05, 0.95, n))     # the standard normal's quantiles
-    else:
-        try:
-            pair = len(limits) == 2
-        except TypeError:
-            pair = False
-        if not pair:
-            raise ValidationError(f"limits: expected a pair (lo, hi), got {limits!r}")
-        lo, hi = (check_finite_float(v, "limits") for v in limits)
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-            raise ValidationError(f"limits: expected finite (lo, hi) with lo < hi, got {limits!r}")
-        axis = np.linspace(lo, hi, n)
-    z1, z2 = np.meshgrid(axis, axis[::-1])
+    axis1, axis2 = _grid_axes(n, limits)
+    z1, z2 = np.meshgrid(axis1, axis2[::-1])
     return np.column_stack([z1.ravel(), z2.ravel()])
 
 
-def carpet_figure(model, n=15, limits=None, title=None, size=6.0):
+def _grid_axes(n, limits):
+    """The n grid values of z_1 and of z_2 for :func:`latent_grid`."""
+    if limits is None:
+        axis = ndtri(np.linspace(0.05, 0.95, n))     # the standard normal's quantiles
+        return axis, axis
+    try:
+        pair = len(limits) == 2
+        per_axis = pair and all(np.ndim(v) == 1 for v in limits)
+    except TypeError:
+        pair = False
+    if not pair:
+        raise ValidationError(f"limits: expected a pair (lo, hi), got {limits!r}")
+    axes = []
+    for lim in (limits if per_axis else (limits, limits)):
+        if len(lim) != 2:
+            raise ValidationError(f"limits: expected a pair (lo, hi) per axis, got {limits!r}")
+        lo, hi = (check_finite_float(v, "limits") for v in lim)
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise ValidationError(f"limits: expected finite (lo, hi) with lo < hi, got {limits!r}")
+        axes.append(np.linspace(lo, hi, n))
+    return axes[0], axes[1]
+
+
+def carpet_figure(model, n=15, limits=None, title=None, size=6.0, n_ticks=5):
     """Decode every point of :func:`latent_grid` and lay the images out where their codes are
-    (lecture 000's embedding "carpet", x = d(z) over the plane)."""
+    (lecture 000's embedding "carpet", x = d(z) over the plane), with ``n_ticks`` values of z_1
+    and of z_2 marked on the axes."""
     _check_2d(model, "the latent carpet")
+    n_ticks = check_positive_int(n_ticks, "n_ticks")
     images = model.decode(latent_grid(n, limits).astype(model.dtype))
-    return image_grid(images, nrow=n, title=title, size=size)
+    axis1, axis2 = _grid_axes(n, limits)
+    fig = Figure(figsize=(size, size + (0.3 if title else 0)), layout="constrained")
+    ax = fig.add_subplot()
+    ax.imshow(tile(images, nrow=n), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    cells = np.unique(np.linspace(0, n - 1, min(n_ticks, n)).round().astype(int))
+    centres = 1 + cells * 29 + 13.5                 # tile: a 1-pixel pad before each 28-pixel cell
+    ax.set_xticks(centres, [f"{axis1[i]:.2g}" for i in cells], fontsize=8)
+    ax.set_yticks(centres, [f"{axis2[::-1][i]:.2g}" for i in cells], fontsize=8)
+    ax.set_xlabel("$z_1$"); ax.set_ylabel("$z_2$")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
 
 
 def class_direction(model, x, labels, source, target):
