@@ -243,20 +243,27 @@ class MLP:
         for i in range(self.n_layers):
             init_linear(params[f"{self.prefix}.{i}.W"], params[f"{self.prefix}.{i}.b"], rng)
 
-    def forward(self, params, x, reuse=False):
+    def forward(self, params, x, reuse=False, start=0):
         """Run the network; return the output and the cache the backward pass needs.
 
         The cache is ``[(input_0, pre_0, post_0), ...]`` per hidden layer and the input of the
         output layer. With ``reuse=True`` every intermediate array and the output live in this
         network's :class:`Workspace` and are overwritten by the next ``reuse=True`` call with
         the same batch size (the training step uses this; public methods do not).
+
+        ``start`` > 0 runs only layers ``start``, ``start + 1``, ...: x is then the output of
+        hidden layer ``start - 1`` (after its activation), computed by the caller, as M2 does
+        for a first layer whose input has structure a plain product would not use. Pass the
+        same ``start`` to :meth:`backward`.
         """
         P, p = params, self.prefix
         ws = self.workspace if reuse else None
         B = x.shape[0]
         cache = []
         h = x
-        for i in range(self.n_layers - 1):
+        if not 0 <= start < self.n_layers:
+            raise ValidationError(f"start: expected a layer index 0..{self.n_layers - 1}, got {start}")
+        for i in range(start, self.n_layers - 1):
             n = self.sizes[i + 1]
             pre = linear_forward(h, P[f"{p}.{i}.W"], P[f"{p}.{i}.b"],
                                  out=ws.get(f"pre{i}", (B, n), x.dtype) if ws else None)
@@ -269,7 +276,7 @@ class MLP:
         cache.append(h)
         return out, cache
 
-    def backward(self, params, cache, dout, need_dx=True, reuse=False, accumulate=False):
+    def backward(self, params, cache, dout, need_dx=True, reuse=False, accumulate=False, start=0):
         """Backpropagate dL/d(output) through the network.
 
         Writes dL/dW and dL/db of every layer into ``params.grad`` (by the chain rule, layer by
@@ -277,7 +284,8 @@ class MLP:
         derivative), or adds them there with ``accumulate`` (a second pass through the same
         network in one step), and returns dL/dx, or None when ``need_dx`` is False. With
         ``reuse=True`` the gradients with respect to the hidden layers (and the returned dL/dx)
-        are written into workspace buffers; ``dout`` is only read.
+        are written into workspace buffers; ``dout`` is only read. With the ``start`` of
+        :meth:`forward`, it stops at layer ``start`` and returns dL/d(its input).
         """
         P, p = params, self.prefix
         ws = self.workspace if reuse else None
@@ -285,14 +293,14 @@ class MLP:
         i = self.n_layers - 1
         h = cache[-1]
         dh = linear_backward(dout, h, P[f"{p}.{i}.W"], P.g(f"{p}.{i}.W"), P.g(f"{p}.{i}.b"),
-                             need_dx=(i > 0 or need_dx),
+                             need_dx=(i > start or need_dx),
                              dx_out=ws.get(f"d{i}", (B, self.sizes[i]), dout.dtype) if ws else None,
                              accumulate=accumulate)
-        for i in range(self.n_layers - 2, -1, -1):
-            h_in, pre, post = cache[i]
+        for i in range(self.n_layers - 2, start - 1, -1):
+            h_in, pre, post = cache[i - start]
             dpre = self.act_backward(dh, pre, post, inplace=True)
             dh = linear_backward(dpre, h_in, P[f"{p}.{i}.W"], P.g(f"{p}.{i}.W"), P.g(f"{p}.{i}.b"),
-                                 need_dx=(i > 0 or need_dx),
+                                 need_dx=(i > start or need_dx),
                                  dx_out=ws.get(f"d{i}", (B, self.sizes[i]), dout.dtype) if ws else None,
                                  accumulate=accumulate)
         return dh

@@ -61,6 +61,20 @@ def test_m2_gradient_with_two_hidden_layers(rng):
     assert err < 1e-6
 
 
+@pytest.mark.parametrize("hidden", [(), (6, 5)])
+def test_m2_factored_encoder_is_the_encoder_on_the_concatenated_rows(hidden, rng):
+    """The first layer is computed as (h W_x)[src] + W_y[y] + b, one product per example; it
+    must give what the encoder gives on [x, onehot(y)] row by row, with or without hidden layers,
+    and the linear encoder (hidden=()) must pass the gradient check too."""
+    model = M2(12, 3, 4, hidden, activation="softplus", alpha=0.7, dtype="float64", seed=2)
+    x, y = rng.random((7, 12)), np.array([0, 2, 1, 1, 0, 2, 2])
+    mu, log_var = model.encode(x, y)
+    plain, _ = model.encoder.forward(model.params, np.concatenate([x, np.eye(3)[y]], axis=1))
+    np.testing.assert_allclose(np.concatenate([mu, log_var], axis=1), plain, rtol=1e-12, atol=1e-12)
+    err, _ = _check(model, x, MIXED, rng)
+    assert err < 1e-6
+
+
 @pytest.mark.parametrize("likelihood", ["gaussian-perpixel", "laplace"])
 def test_m2_gradient_with_a_density_likelihood(likelihood, rng):
     model = _m2(likelihood=likelihood)

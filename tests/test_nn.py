@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minivae import nn
+from minivae.errors import ValidationError
 from minivae.gradcheck import check_gradient, numerical_gradient, relative_error
 from minivae.params import Params
 
@@ -58,6 +59,30 @@ def test_mlp_backward(activation, rng):
     dx = net.backward(P, cache, w.copy())
     assert relative_error(P.grad, numerical_gradient(f, P.data)) < TOL
     assert relative_error(dx, numerical_gradient(f, x)) < TOL
+
+
+@pytest.mark.parametrize("start", [1, 2])
+def test_mlp_started_above_its_first_layer(start, rng):
+    """forward(start=k) on layer k-1's output gives the whole network's output; backward(start=k)
+    writes the gradient of layers k and up and returns dL/d(that output), by central differences."""
+    net = nn.MLP((5, 7, 6, 3), "tanh", prefix="m")
+    P = Params(net.param_shapes(), np.float64)
+    net.init(P, rng)
+    x = rng.standard_normal((4, 5))
+    _, full_cache = net.forward(P, x)
+    h = full_cache[start - 1][2].copy()              # the activation after layer start - 1
+    out, cache = net.forward(P, h, start=start)
+    np.testing.assert_allclose(out, net.forward(P, x)[0], rtol=1e-12)
+    w = rng.standard_normal((4, 3))
+    f = lambda: float(np.sum(w * net.forward(P, h, start=start)[0]))
+    P.grad.fill(0.0)
+    dh = net.backward(P, cache, w.copy(), start=start)
+    upper = slice(P.slices[f"m.{start}.W"].start, None)
+    assert relative_error(P.grad[upper], numerical_gradient(f, P.data)[upper]) < TOL
+    assert np.all(P.grad[:upper.start] == 0)         # the layers below start are not touched
+    assert relative_error(dh, numerical_gradient(f, h)) < TOL
+    with pytest.raises(ValidationError, match="start"):
+        net.forward(P, h, start=3)
 
 
 def test_sigmoid_softplus_stable_at_extremes():

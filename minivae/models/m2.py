@@ -56,7 +56,9 @@ l_j + log pi_j is below the average -U. The classification term adds, for a labe
     d(-log pi_y)/d a = pi - onehot(y).
 
 The stacked rows go through each network once per step, so every backward pass writes its
-gradient (the contract of :mod:`minivae.params`).
+gradient (the contract of :mod:`minivae.params`). The encoder's first layer is factored
+(:meth:`M2._encoder_forward`): an unlabelled example's features are multiplied by the weights once,
+not once per class.
 """
 from __future__ import annotations
 
@@ -282,21 +284,65 @@ class M2(_LabelModel):
     # -- the stacked batch -----------------------------------------------------------------------
     def _stack(self, h, labels):
         """The (feature, one-hot class) rows: labelled pairs first, then every unlabelled
-        example repeated with each class. Returns features (R, D), one-hots (R, K), the masks."""
+        example repeated with each class. Returns the example of each row ``src`` (R,), the
+        features h[src] (R, D), the classes (R,) and their one-hots (R, K), and the masks."""
         K = self.n_classes
         lab = labels >= 0
         unl = ~lab
         n_u = int(np.count_nonzero(unl))
-        feats = np.concatenate([h[lab], np.repeat(h[unl], K, axis=0)])
+        src = np.concatenate([np.flatnonzero(lab), np.repeat(np.flatnonzero(unl), K)])
         classes = np.concatenate([labels[lab], np.tile(np.arange(K), n_u)])
-        return feats, _one_hot(classes, K, h.dtype), lab, unl
+        return src, h[src], classes, _one_hot(classes, K, h.dtype), lab, unl
+
+    # -- the encoder q(z | x, y) on stacked rows, its first layer factored -----------------------
+    def _encoder_forward(self, h, src, classes):
+        """The encoder's output on the rows [h[src], onehot(classes)] (R, 2 latent_dim) and its
+        cache, without multiplying any example's features more than once.
+
+        The first layer's input is a concatenation, so with W = [W_x; W_y] (D and K rows),
+
+            [h_r, onehot(y_r)] W + b = (h W_x)[src_r] + W_y[y_r] + b,
+
+        and an unlabelled example, which appears in K rows, costs one product h W_x instead of
+        K: the largest product of the step shrinks K-fold for those rows. The layers above run
+        as usual (``MLP.forward(start=1)``)."""
+        P, enc, D = self.params, self.encoder, self.feature_dim
+        W = P[f"{enc.prefix}.0.W"]
+        pre = (h @ W[:D])[src]
+        pre += W[D:][classes]
+        pre += P[f"{enc.prefix}.0.b"]
+        if enc.n_layers == 1:
+            return pre, (pre, None, None)
+        post = enc.act(pre)
+        out, cache = enc.forward(P, post, start=1)
+        return out, (pre, post, cache)
+
+    def _encoder_backward(self, h, src_sum, onehot, cache, de_out):
+        """Backward pass of :meth:`_encoder_forward`: writes the encoder's gradient. By the
+        factored first layer, with g_r = dL/d(pre-activation of row r),
+
+            dL/dW_x = h^T G,   G_b = sum over the rows r of example b of g_r,
+            dL/dW_y = onehot^T g,   dL/db = sum_r g_r,
+
+        so the K rows of an unlabelled example are summed before the one product with h.
+        ``src_sum(g)`` forms G from the rows (B, hidden)."""
+        P, enc, D = self.params, self.encoder, self.feature_dim
+        pre, post, rest = cache
+        if enc.n_layers == 1:
+            g = de_out
+        else:
+            g = enc.act_backward(enc.backward(P, rest, de_out, need_dx=True, start=1), pre, post, inplace=True)
+        dW = P.g(f"{enc.prefix}.0.W")
+        np.matmul(h.T, src_sum(g), out=dW[:D])
+        np.matmul(onehot.T, g, out=dW[D:])
+        np.add.reduce(g, axis=0, out=P.g(f"{enc.prefix}.0.b"))
 
     def _terms(self, h, eps, labels, grad):
         """The loss and its parts on features h (B, D) with noise eps (rows, latent_dim); with
         ``grad`` the networks' backward passes write the gradient (the features are data: x, or
         M1+M2's codes of a frozen M1, so nothing flows back into them)."""
         P, K, d = self.params, self.n_classes, self.latent_dim
-        feats, onehot, lab, unl = self._stack(h, labels)
+        src, feats, classes, onehot, lab, unl = self._stack(h, labels)
         n_l, n_u = int(lab.sum()), int(unl.sum())
         B = len(h)
         # classifier on every example: logits a, log pi
@@ -304,8 +350,7 @@ class M2(_LabelModel):
         logpi = log_softmax(a)
         pi = np.exp(logpi)
         # encoder q(z | x, y) and decoder p(x | y, z) on the stacked rows
-        enc_in = np.concatenate([feats, onehot], axis=1)
-        e_out, enc_cache = self.encoder.forward(P, enc_in)
+        e_out, enc_cache = self._encoder_forward(h, src, classes)
         mu, log_var = e_out[:, :d], e_out[:, d:]
         z, std = reparameterize(mu, log_var, eps)
         dec_in = np.concatenate([z, onehot], axis=1)
@@ -349,7 +394,12 @@ class M2(_LabelModel):
         de_out = np.empty_like(e_out)
         de_out[:, :d] = dmu + w[:, None] * mu
         de_out[:, d:] = dlog_var + w[:, None] * (0.5 * np.expm1(log_var))
-        self.encoder.backward(P, enc_cache, de_out, need_dx=False)
+        def src_sum(g):                 # rows -> examples: labelled rows 1:1, unlabelled in groups of K
+            G = np.empty((B, g.shape[1]), dtype=g.dtype)
+            G[lab] = g[:n_l]
+            G[unl] = g[n_l:].reshape(n_u, K, g.shape[1]).sum(axis=1)
+            return G
+        self._encoder_backward(h, src_sum, onehot, enc_cache, de_out)
         # the classifier's logits
         da = np.zeros_like(a)
         if n_u:
@@ -406,7 +456,7 @@ class M2(_LabelModel):
         x = self.check_x(x)
         y = check_labels(y, len(x), self.n_classes, name="y", allow_unlabelled=False)
         h = self._features(x)[0]
-        e, _ = self.encoder.forward(self.params, np.concatenate([h, _one_hot(y, self.n_classes, h.dtype)], 1))
+        e, _ = self._encoder_forward(h, np.arange(len(h)), y)
         return np.array(e[:, :self.latent_dim]), np.array(e[:, self.latent_dim:])
 
     def embed(self, x):
