@@ -299,9 +299,11 @@ def carpet_figure(model, n=15, limits=None, title=None, size=6.0, n_ticks=5):
     axis1, axis2 = _grid_axes(n, limits)
     fig = Figure(figsize=(size, size + (0.3 if title else 0)), layout="constrained")
     ax = fig.add_subplot()
-    ax.imshow(tile(images, nrow=n), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    canvas = tile(images, nrow=n)
+    ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
     cells = np.unique(np.linspace(0, n - 1, min(n_ticks, n)).round().astype(int))
-    centres = 1 + cells * 29 + 13.5                 # tile: a 1-pixel pad before each 28-pixel cell
+    step = (canvas.shape[1] - 1) / n                # tile: a 1-pixel pad before each cell
+    centres = 1 + cells * step + (step - 1) / 2 - 0.5
     ax.set_xticks(centres, [f"{axis1[i]:.2g}" for i in cells], fontsize=8)
     ax.set_yticks(centres, [f"{axis2[::-1][i]:.2g}" for i in cells], fontsize=8)
     ax.set_xlabel("$z_1$"); ax.set_ylabel("$z_2$")
