@@ -20,7 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.figure import Figure
 from scipy.optimize import brentq, minimize
-from scipy.stats import multivariate_normal
 
 import minivae
 from minivae import plots
@@ -31,18 +30,6 @@ from minivae.likelihoods import Gaussian
 
 
 # ---- the objective and the bound --------------------------------------------------------------
-
-def _linear_gaussian(rng, d=3, D=7, s=0.6):
-    """A linear-Gaussian model with orthogonal columns (so the exact posterior is diagonal), one
-    x drawn from it, the posterior N(m, diag S) and log p(x)."""
-    Q, _ = np.linalg.qr(rng.standard_normal((D, d)))
-    W = Q * rng.uniform(0.5, 2.0, d)
-    b = rng.standard_normal(D)
-    x = W @ rng.standard_normal(d) + b + s * rng.standard_normal(D)
-    S = 1 / (1 + np.sum(W**2, axis=0) / s**2)
-    m = S * (W.T @ (x - b)) / s**2
-    log_px = multivariate_normal(b, W @ W.T + s**2 * np.eye(D)).logpdf(x)
-    return W, b, x, s, m, S, log_px
 
 
 def _recon(W, b, x, s, mu, lv):
@@ -56,9 +43,9 @@ def _kl_to(mu, lv, m, log_S):
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 10_000), beta=st.floats(1.0, 32.0))
-def test_beta_objective_is_below_log_px_for_beta_at_least_one(seed, beta):
+def test_beta_objective_is_below_log_px_for_beta_at_least_one(seed, beta, linear_gaussian):
     g = np.random.default_rng(seed)
-    W, b, x, s, m, S, log_px = _linear_gaussian(g)
+    W, b, x, s, m, S, log_px = linear_gaussian(g)
     for _ in range(5):
         mu, lv = g.normal(m, 1.0), g.normal(np.log(S), 1.0)
         kl = kl_diag_normal(mu[None], lv[None])[0]
@@ -80,9 +67,9 @@ def _best_q(W, b, x, s, beta):
 
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 10_000), beta=st.floats(0.0, 0.95))
-def test_beta_below_one_can_exceed_log_px(seed, beta):
+def test_beta_below_one_can_exceed_log_px(seed, beta, linear_gaussian):
     g = np.random.default_rng(seed)
-    W, b, x, s, m, S, log_px = _linear_gaussian(g)
+    W, b, x, s, m, S, log_px = linear_gaussian(g)
     # q = the exact posterior: no gap to it, and the KL to the prior is now rewarded
     kl_post = kl_diag_normal(m[None], np.log(S)[None])[0]
     f = _recon(W, b, x, s, m, np.log(S)) - beta * kl_post
@@ -94,8 +81,8 @@ def test_beta_below_one_can_exceed_log_px(seed, beta):
     np.testing.assert_allclose(lv1, np.log(S), rtol=1e-12, atol=1e-14)
 
 
-def test_best_q_closed_form_is_a_stationary_point(rng):
-    W, b, x, s, _, _, _ = _linear_gaussian(rng)
+def test_best_q_closed_form_is_a_stationary_point(rng, linear_gaussian):
+    W, b, x, s, _, _, _ = linear_gaussian(rng)
     for beta in (0.3, 1.0, 4.0):
         mu, lv = _best_q(W, b, x, s, beta)
 

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy.stats import multivariate_normal
 
 import minivae
 from minivae.estimators import reparameterize
@@ -35,19 +34,8 @@ def test_item1_ae_with_half_variance_gaussian_is_sum_of_squares(rng):
     assert model.loss(x)["loss"] == pytest.approx(sse + 20 / 2 * math.log(math.pi), rel=1e-12)
 
 
-def _linear_gaussian(rng, d=3, D=7, s=0.6):
-    Q, _ = np.linalg.qr(rng.standard_normal((D, d)))
-    W = Q * rng.uniform(0.5, 2.0, d)                 # orthogonal columns: diagonal posterior
-    b = rng.standard_normal(D)
-    x = W @ rng.standard_normal(d) + b + s * rng.standard_normal(D)
-    S = 1 / (1 + np.sum(W**2, axis=0) / s**2)
-    m = S * (W.T @ (x - b)) / s**2
-    log_px = multivariate_normal(b, W @ W.T + s**2 * np.eye(D)).logpdf(x)
-    return W, b, x, s, m, S, log_px
-
-
-def test_item3_4_evidence_is_elbo_plus_kl_to_the_posterior(rng):
-    W, b, x, s, m, S, log_px = _linear_gaussian(rng)
+def test_item3_4_evidence_is_elbo_plus_kl_to_the_posterior(rng, linear_gaussian):
+    W, b, x, s, m, S, log_px = linear_gaussian(rng)
     lik = Gaussian(s)
     for trial in range(20):
         mu, lv = rng.normal(0, 1.5, 3), rng.normal(0, 1, 3)
@@ -62,8 +50,8 @@ def test_item3_4_evidence_is_elbo_plus_kl_to_the_posterior(rng):
     assert recon - kl_diag_normal(m[None], np.log(S)[None])[0] == pytest.approx(log_px, abs=1e-10)
 
 
-def test_item3_monte_carlo_version_with_reparameterized_samples(rng):
-    W, b, x, s, m, S, log_px = _linear_gaussian(rng)
+def test_item3_monte_carlo_version_with_reparameterized_samples(rng, linear_gaussian):
+    W, b, x, s, m, S, log_px = linear_gaussian(rng)
     mu, lv = np.array([0.2, -0.4, 1.0]), np.array([-0.7, 0.1, -0.2])
     n = 200_000
     z, _ = reparameterize(np.tile(mu, (n, 1)), np.tile(lv, (n, 1)), rng.standard_normal((n, 3)))
