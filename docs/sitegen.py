@@ -44,6 +44,16 @@ SECTION_HEADING = re.compile(r"^##\s+(\d+)\.\s")
 MD_LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
 
 
+def _import_longest(parts):
+    """The module named by the longest importable prefix of ``parts`` and that prefix's length
+    (None, 0 when no prefix imports)."""
+    for i in range(len(parts), 0, -1):
+        try:
+            return importlib.import_module(".".join(parts[:i])), i
+        except ImportError:
+            continue
+    return None, 0
+
 class SiteError(Exception):
     """The repository cites something the site cannot link: a missing notebook or section."""
 
@@ -202,13 +212,7 @@ class ApiIndex:
         parts = dotted.split(".")
         if parts[0] != PACKAGE:
             return None
-        obj, i = None, len(parts)
-        while i > 0:
-            try:
-                obj = importlib.import_module(".".join(parts[:i]))
-                break
-            except ImportError:
-                i -= 1
+        obj, i = _import_longest(parts)
         if obj is None:
             return None
         for attr in parts[i:]:
@@ -229,13 +233,7 @@ class ApiIndex:
         if dotted in self.documented:
             return dotted
         parts = dotted.split(".")
-        obj, i = None, len(parts)
-        while i > 0:
-            try:
-                obj = importlib.import_module(".".join(parts[:i]))
-                break
-            except ImportError:
-                i -= 1
+        obj, i = _import_longest(parts)
         chain = [obj]
         for attr in parts[i:]:
             if not hasattr(chain[-1], attr):
