@@ -31,6 +31,14 @@ def cpu_model():
     return platform.processor() or platform.machine() or "unknown"
 
 
+def pin_blas_threads(threads):
+    """Ask every BLAS NumPy may load for ``threads`` threads (None: leave the environment as
+    it is). Call it before NumPy is first imported: the libraries read these variables once."""
+    if threads is not None:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(threads)
+
+
 def make_data(n, d, k, seed):
     import numpy as np
     rng = np.random.default_rng(seed)
@@ -56,9 +64,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=None,
                    help="BLAS threads (sets OMP/OPENBLAS/MKL_NUM_THREADS; default: as the environment says)")
     args = p.parse_args(argv)
-    if args.threads is not None:       # before NumPy loads its BLAS
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(args.threads)
+    pin_blas_threads(args.threads)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import numpy as np
     from minivae.mixture import GaussianMixture, cluster_accuracy

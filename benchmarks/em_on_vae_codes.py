@@ -39,14 +39,12 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=None,
                    help="BLAS threads (sets OMP/OPENBLAS/MKL_NUM_THREADS; default: as the environment says)")
     args = p.parse_args(argv)
-    if args.threads is not None:
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(args.threads)
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, os.path.dirname(here))
     sys.path.insert(0, here)
+    from bench_mixture import cpu_model, pin_blas_threads
+    pin_blas_threads(args.threads)
     import numpy as np
-    from bench_mixture import cpu_model
     from minivae import datasets
     from minivae.mixture import GaussianMixture, cluster_accuracy
     from minivae.models import VAE, checkpoint
