@@ -1,0 +1,92 @@
+"""M1+M2 recipe variants on one M1: which features and which classification weight.
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/m1m2_variants.py --m1-epochs 60 --minutes 5 \\
+        60:all 60:active 6:active 1:active
+
+Trains one VAE M1 (784-H-50, as ``benchmarks/semisupervised.py`` does, seed = the label draw; its
+parameters are cached in ``--cache`` and reused), then for each variant ``ALPHA:UNITS`` trains M2
+on M1's codes for ``--minutes`` of training and prints the test error after every epoch (100
+labels, draw ``--draw``; batches of 200, half labelled; Adam 1e-3; dynamically binarized pixels
+for M1's encoder). ``ALPHA`` is the classification weight per labelled example (the recipe uses
+0.1 N / N_l = 60); ``UNITS`` is ``all`` (M1's 50 latent units) or ``active`` (only the units whose
+posterior mean has a standard deviation above 0.1 over 1,000 training images, the criterion of the
+paper's code: the other units carry only N(0, 1) noise when z1 is drawn). ``active`` builds a
+smaller M1 with just those units' rows and columns (one hidden layer only). Compare variants at
+equal epochs: each run is deterministic, so the minutes depend only on the machine's load.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from minivae import datasets, semisupervised
+from minivae.models import build_model
+from minivae.train import Trainer
+
+
+def active_m1(m1, active):
+    """A copy of the one-hidden-layer VAE m1 restricted to the latent units ``active``."""
+    if len(m1.get_config()["hidden"]) != 1:
+        raise SystemExit("active: only for an M1 with one hidden layer")
+    cfg = m1.get_config()
+    cfg["latent_dim"] = len(active)
+    small = build_model(cfg)
+    d = m1.latent_dim
+    cols = np.concatenate([active, d + active])
+    P, Q = small.params, m1.params
+    for name in ("enc.0.W", "enc.0.b", "dec.0.b", "dec.1.W", "dec.1.b"):
+        P[name][...] = Q[name]
+    P["enc.1.W"][...] = Q["enc.1.W"][:, cols]
+    P["enc.1.b"][...] = Q["enc.1.b"][cols]
+    P["dec.0.W"][...] = Q["dec.0.W"][active]
+    return small
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("variants", nargs="+", help="ALPHA:UNITS, UNITS all or active")
+    p.add_argument("--m1-epochs", type=int, default=60)
+    p.add_argument("--m1-hidden", type=int, nargs="+", default=[500])
+    p.add_argument("--minutes", type=float, default=5.0, help="training minutes per variant")
+    p.add_argument("--draw", type=int, default=0)
+    p.add_argument("--cache", default="runs/m1m2_variants", help="folder for M1's parameters")
+    args = p.parse_args(argv)
+    train, test = datasets.load("mnist", "train"), datasets.load("mnist", "test")
+    y = datasets.choose_labels(train.y, 100, seed=args.draw)
+    m1 = build_model({"kind": "vae", "latent_dim": 50, "hidden": args.m1_hidden, "seed": args.draw})
+    path = Path(args.cache) / f"m1_{'-'.join(map(str, args.m1_hidden))}_{args.m1_epochs}_draw{args.draw}.npz"
+    t0 = time.perf_counter()
+    if path.exists():
+        m1.params.load(np.load(path)["p"])
+    else:
+        Trainer(m1, train.x, batch_size=100, binarize="dynamic", lr=1e-3, seed=args.draw, progress=False,
+                verbose=False).run(args.m1_epochs)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, p=np.array(m1.params.data))
+    print(f"M1 {args.m1_hidden}: {args.m1_epochs} epochs, {(time.perf_counter() - t0) / 60:.1f} min", flush=True)
+    sd = m1.encode(train.x)[0][:1000].std(axis=0)
+    active = np.flatnonzero(sd > 0.1)
+    print(f"active units: {len(active)} of {m1.latent_dim}", flush=True)
+    for variant in args.variants:
+        alpha, units = variant.split(":")
+        base = active_m1(m1, active) if units == "active" else m1
+        model = build_model({"kind": "m1m2", "latent_dim": 50, "hidden": [500], "alpha": float(alpha),
+                             "seed": args.draw, "m1": base.get_config()})
+        for name in base.params.shapes:
+            model.params[name][...] = base.params[name]
+        trainer = Trainer(model, train.x, y_train=y, batch_size=200, binarize="dynamic", lr=1e-3, seed=args.draw,
+                          progress=False, verbose=False)
+        t0, errors = time.perf_counter(), []
+        while time.perf_counter() - t0 < 60 * args.minutes:
+            trainer.run(trainer.epoch + 1)
+            errors.append(100 * semisupervised.error_rate(model, test.x, test.y))
+        print(f"variant alpha={alpha} {units}: " + " ".join(f"{e:.2f}" for e in errors), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
