@@ -46,7 +46,7 @@ def run_one(kind, draw, x, y, x_test, y_test, args, log):
         model = build_model({"kind": "classifier", "hidden": args.hidden, "seed": draw})
         trainer = Trainer(model, xs, y_train=ys, batch_size=min(args.batch_size, len(xs)), **settings)
     else:
-        alpha = 0.1 * len(x) / args.labels
+        alpha = 0.1 * len(x) / args.labels if args.alpha is None else args.alpha
         cfg = {"kind": kind, "latent_dim": args.latent_dim, "hidden": args.hidden, "alpha": alpha, "seed": draw}
         if kind == "m1m2":
             m1 = build_model({"kind": "vae", "latent_dim": args.m1_latent_dim, "hidden": args.m1_hidden,
@@ -99,6 +99,8 @@ def main(argv=None):
     p.add_argument("--m1-share", type=float, default=0.25, help="share of the budget for M1 (default: 0.25)")
     p.add_argument("--batch-size", type=int, default=200)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--alpha", type=float, default=None,
+                   help="classification weight per labelled example (default: 0.1 N / N_l, 60 for 100 labels)")
     p.add_argument("--max-epochs", type=int, default=100000)
     p.add_argument("--baseline-epochs", type=int, default=300,
                    help="epochs of the baseline (one step each with 100 labels; it has converged by then)")
