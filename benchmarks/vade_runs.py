@@ -32,6 +32,8 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--lr-decay", type=float, default=0.97)
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--mixture-restarts", type=int, default=1)
+    p.add_argument("--mixture-select", default="likelihood", choices=["likelihood", "balance"])
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--limit", type=int, default=None)
     args = p.parse_args(argv)
@@ -42,7 +44,8 @@ def main(argv=None):
                "--latent-dim", str(args.latent_dim), "--hidden", *map(str, args.hidden),
                "--pretrain-epochs", str(args.pretrain_epochs), "--epochs", str(args.epochs),
                "--lr", str(args.lr), "--lr-decay", str(args.lr_decay), "--batch-size", str(args.batch_size),
-               "--seed", str(seed), "--out", str(out), "--no-progress"]
+               "--seed", str(seed), "--out", str(out), "--no-progress",
+               "--mixture-restarts", str(args.mixture_restarts), "--mixture-select", args.mixture_select]
         if args.threads:
             cmd += ["--threads", str(args.threads)]
         if args.limit:

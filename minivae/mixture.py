@@ -57,6 +57,7 @@ __all__ = ["GaussianMixture", "gmm_elbo", "expected_complete_log_likelihood",
 LOG_2PI = math.log(2.0 * math.pi)
 COVARIANCE_TYPES = ("full", "diag", "spherical")
 INITS = ("kmeans++", "random")
+SELECTS = ("likelihood", "balance")
 #: A component whose total responsibility N_c is below this (a hundred-millionth of one
 #: example) is *empty* and is re-seeded by the M-step (see :class:`GaussianMixture`).
 EMPTY_MASS = 1e-8
@@ -299,8 +300,13 @@ class GaussianMixture:
     max_iter : int, default 100
         Most EM iterations (M-step, then E-step) per restart.
     n_init : int, default 1
-        Restarts from different initializations; the one with the best final log-likelihood
-        is kept (``restart_lower_bounds_`` holds all of them).
+        Restarts from different initializations; ``select`` says which one is kept
+        (``restart_lower_bounds_`` and ``restart_weight_entropies_`` describe all of them).
+    select : {"likelihood", "balance"}, default "likelihood"
+        Keep the restart with the best final log-likelihood, or the one whose weights are the
+        most even (largest entropy -sum_c pi_c log pi_c). The second assumes clusters of similar
+        size: on a VAE's codes of MNIST the likelihood prefers fits that split one digit and
+        merge two others, the evenness does not (``benchmarks/vade_start.py``).
     init : {"kmeans++", "random"}, default "kmeans++"
         "kmeans++" seeds K means by k-means++ and gives each example to its nearest mean
         (one-hot responsibilities); "random" draws each example's responsibilities uniformly
@@ -315,8 +321,8 @@ class GaussianMixture:
     weights_ (K,), means_ (K, D), covariances_ ((K, D, D) full, (K, D) diag, (K,) spherical),
     converged_, n_iter_, lower_bound_ (final mean log-likelihood per example, which after the
     E-step equals the mean ELBO), history_ (mean log-likelihood per example after each
-    iteration of the best restart), restart_lower_bounds_ (n_init,), n_reseeded_ (components
-    re-seeded during the best restart). ``m_step`` sets the parameters and ``reseeded_``.
+    iteration of the kept restart), restart_lower_bounds_ and restart_weight_entropies_ (n_init,),
+    n_reseeded_ (components re-seeded during the kept restart). ``m_step`` sets the parameters and ``reseeded_``.
 
     Degenerate cases
     ----------------
@@ -331,7 +337,7 @@ class GaussianMixture:
     """
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
-                 max_iter=100, n_init=1, init="kmeans++", seed=0):
+                 max_iter=100, n_init=1, init="kmeans++", select="likelihood", seed=0):
         self.n_components = check_positive_int(n_components, "n_components")
         self.covariance_type = check_choice(covariance_type, "covariance_type", COVARIANCE_TYPES)
         self.tol = check_positive_float(tol, "tol")
@@ -339,6 +345,7 @@ class GaussianMixture:
         self.max_iter = check_positive_int(max_iter, "max_iter")
         self.n_init = check_positive_int(n_init, "n_init")
         self.init = check_choice(init, "init", INITS)
+        self.select = check_choice(select, "select", SELECTS)
         check_rng(seed, "seed")          # an int seed or a Generator; kept as given
         self.seed = seed
         self._chol = None
@@ -346,7 +353,8 @@ class GaussianMixture:
     def __repr__(self):
         return (f"GaussianMixture(n_components={self.n_components}, covariance_type="
                 f"{self.covariance_type!r}, tol={self.tol:g}, reg_covar={self.reg_covar:g}, "
-                f"max_iter={self.max_iter}, n_init={self.n_init}, init={self.init!r}, seed={self.seed!r})")
+                f"max_iter={self.max_iter}, n_init={self.n_init}, init={self.init!r}, select={self.select!r}, "
+                f"seed={self.seed!r})")
 
     # -- fitting --------------------------------------------------------------------------------
     def fit(self, x):
@@ -360,13 +368,18 @@ class GaussianMixture:
         else:
             seq = np.random.SeedSequence(int(self.seed))
         runs = [self._fit_one(x, np.random.default_rng(child)) for child in seq.spawn(self.n_init)]
-        best = max(runs, key=lambda r: r["lower_bound"])     # first of equals, as in sklearn
+        for r in runs:
+            w = r["params"][0][r["params"][0] > 0]
+            r["weight_entropy"] = float(-np.sum(w * np.log(w)))
+        key = "lower_bound" if self.select == "likelihood" else "weight_entropy"
+        best = max(runs, key=lambda r: r[key])               # first of equals, as in sklearn
         self.weights_, self.means_, self.covariances_ = best["params"]
         self._chol = best["chol"]
         self.converged_, self.n_iter_ = best["converged"], best["n_iter"]
         self.lower_bound_, self.history_ = best["lower_bound"], best["history"]
         self.n_reseeded_ = best["n_reseeded"]
         self.restart_lower_bounds_ = np.array([r["lower_bound"] for r in runs])
+        self.restart_weight_entropies_ = np.array([r["weight_entropy"] for r in runs])
         return self
 
     def _fit_one(self, x, rng):

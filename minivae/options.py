@@ -200,6 +200,12 @@ OPTIONS = (
     Option("pretrain_epochs", "run", 0, "VaDE's start for --prior mog: pretrain an autoencoder this many epochs, "
            "copy it into the VAE and start the prior from a mixture fitted to its codes (default: 0, off)",
            parse=nonneg_int, models=("vae",), only_if=("prior", "mog")),
+    Option("mixture_restarts", "run", 1, "VaDE's start: fit the mixture to the pretrained codes this many times "
+           "from different seeds and keep one, by --mixture-select (default: 1)",
+           parse=positive_int, models=("vae",), only_if=("prior", "mog")),
+    Option("mixture_select", "run", "likelihood", "VaDE's start: which restart to keep, the most likely "
+           "(likelihood, the default) or the one with the most even weights (balance)",
+           choices=("likelihood", "balance"), models=("vae",), only_if=("prior", "mog")),
     Option("logvar_clamp", "model", None, "clip the encoder's log-variance to [-C, C] (off by default)",
            parse=positive_float, models=("vae",), config=("logvar_clamp",)),
     Option("estimator", "model", "gumbel", "gradient estimator for the encoder (default: gumbel)",

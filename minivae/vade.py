@@ -78,12 +78,14 @@ def copy_autoencoder_weights(model, ae):
     return model
 
 
-def init_mixture_prior(model, codes, seed=0, n_init=1):
-    """Fit a diagonal Gaussian mixture with the prior's K components to ``codes`` (N, d) by EM
-    and copy it into the prior; returns the fitted :class:`~minivae.mixture.GaussianMixture`."""
+def init_mixture_prior(model, codes, seed=0, n_init=1, select="likelihood"):
+    """Fit a diagonal Gaussian mixture with the prior's K components to ``codes`` (N, d) by EM,
+    ``n_init`` restarts of which ``select`` keeps one (the best likelihood, or the most even
+    weights), and copy it into the prior; returns the fitted
+    :class:`~minivae.mixture.GaussianMixture`."""
     _check_vade_model(model)
     gmm = GaussianMixture(model.prior.components, covariance_type="diag", seed=seed, n_init=n_init,
-                          max_iter=200).fit(codes)
+                          select=select, max_iter=200).fit(codes)
     P = model.params
     P["prior.logits"][...] = np.log(gmm.weights_)
     P["prior.means"][...] = gmm.means_
@@ -91,18 +93,22 @@ def init_mixture_prior(model, codes, seed=0, n_init=1):
     return gmm
 
 
-def prepare(model, x, epochs, seed=0, log=None, **options):
+def prepare(model, x, epochs, seed=0, log=None, n_init=1, select="likelihood", **options):
     """VaDE's start in one call: pretrain an autoencoder ``epochs`` epochs on x, copy it into
-    the VAE, fit the mixture to the codes of x and start the prior from it. ``log(text)``
-    receives one line per stage; ``options`` go to the autoencoder's Trainer."""
+    the VAE, fit the mixture to the codes of x (``n_init`` restarts, one kept by ``select``, as
+    :func:`init_mixture_prior`) and start the prior from it. ``log(text)`` receives one line per
+    stage; ``options`` go to the autoencoder's Trainer."""
     log = log or (lambda text: None)
     ae = pretrain_autoencoder(model, x, epochs, seed=seed, **options)
     log(f"VaDE: pretrained an autoencoder for {epochs} epochs")
     copy_autoencoder_weights(model, ae)
     codes = model.encode(x)[0].astype(np.float64)
-    gmm = init_mixture_prior(model, codes, seed=seed)
+    gmm = init_mixture_prior(model, codes, seed=seed, n_init=n_init, select=select)
+    kept = (f", kept the one with the most even weights of {n_init} restarts" if select == "balance" and n_init > 1
+            else f", kept the most likely of {n_init} restarts" if n_init > 1 else "")
     log(f"VaDE: fitted a {model.prior.components}-component diagonal mixture to the codes of "
-        f"{len(x)} training images by EM ({gmm.n_iter_} iterations, mean log-likelihood {gmm.lower_bound_:.2f})")
+        f"{len(x)} training images by EM ({gmm.n_iter_} iterations, mean log-likelihood {gmm.lower_bound_:.2f}"
+        f"{kept})")
     return gmm
 
 

@@ -385,6 +385,24 @@ def test_n_init_keeps_the_best_restart():
     assert many.score(x) == pytest.approx(lbs.max(), rel=1e-12)
 
 
+def test_select_balance_keeps_the_restart_with_the_most_even_weights():
+    """Unequal blobs: the restarts differ, and the kept one is the argmax of the weights'
+    entropy (balance) or of the log-likelihood (likelihood), over the same restarts."""
+    rng = np.random.default_rng(8)
+    x = np.concatenate([blobs(rng, n, 2, 1, spread=0.0) + 4.0 * c for c, n in enumerate((40, 90, 20, 150))])
+    lik = GaussianMixture(6, init="random", seed=3, n_init=8).fit(x)
+    bal = GaussianMixture(6, init="random", seed=3, n_init=8, select="balance").fit(x)
+    np.testing.assert_array_equal(lik.restart_lower_bounds_, bal.restart_lower_bounds_)
+    ent = bal.restart_weight_entropies_
+    assert ent.shape == (8,) and len(np.unique(np.round(ent, 8))) > 1
+    assert np.argmax(ent) != np.argmax(lik.restart_lower_bounds_)    # the two criteria disagree here
+    assert -np.sum(bal.weights_ * np.log(bal.weights_)) == pytest.approx(ent.max(), rel=1e-12)
+    assert bal.lower_bound_ == bal.restart_lower_bounds_[np.argmax(ent)]
+    assert lik.lower_bound_ == lik.restart_lower_bounds_.max()
+    assert -np.sum(lik.weights_ * np.log(lik.weights_)) == pytest.approx(ent[np.argmax(lik.restart_lower_bounds_)])
+    assert "select='balance'" in repr(bal)
+
+
 # -- degenerate data -----------------------------------------------------------------------------
 @pytest.mark.parametrize("ctype", CTYPES)
 @pytest.mark.parametrize("init", ["kmeans++", "random"])
@@ -449,6 +467,7 @@ def test_empty_component_is_reseeded_on_the_worst_explained_point(ctype):
     ({"tol": -1.0}, ValidationError, "tol"),
     ({"max_iter": 0}, ValidationError, "max_iter"),
     ({"n_init": 0}, ValidationError, "n_init"),
+    ({"select": "bic"}, ValidationError, "select"),
     ({"seed": -1}, ValidationError, "seed"),
     ({"seed": "a"}, InputTypeError, "seed"),
 ])

@@ -79,6 +79,28 @@ def test_cli_vade_trains_and_evaluate_prints_the_clustering_accuracy(tmp_path, r
     assert "--prior vamp (the run has mog)" in capsys.readouterr().err
 
 
+def test_init_mixture_prior_keeps_the_restart_that_select_names(rng):
+    """VaDE's start with restarts: the prior holds the kept fit, the most even one for balance."""
+    sizes = (30, 60, 90, 120)
+    codes = np.concatenate([rng.normal(size=(n, 3)) + 3.0 * c for c, n in enumerate(sizes)])
+    model = minivae.VAE(12, 3, (8,), prior={"name": "mog", "components": 5}, dtype="float64", seed=0)
+    gmm = vade.init_mixture_prior(model, codes, seed=1, n_init=6, select="balance")
+    assert gmm.select == "balance" and gmm.restart_weight_entropies_.shape == (6,)
+    assert np.argmax(gmm.restart_weight_entropies_) != np.argmax(gmm.restart_lower_bounds_)  # they disagree here
+    w = np.exp(model.params["prior.logits"])
+    np.testing.assert_allclose(w, gmm.weights_, rtol=1e-6)
+    assert -np.sum(w * np.log(w)) == pytest.approx(gmm.restart_weight_entropies_.max(), rel=1e-6)
+
+
+def test_cli_vade_start_with_restarts_says_which_it_kept(tmp_path, rng, monkeypatch, capsys):
+    _fake_mnist(monkeypatch, rng)
+    argv = ["train", "--prior", "mog", "--components", "4", "--pretrain-epochs", "1", "--epochs", "1",
+            "--mixture-restarts", "3", "--mixture-select", "balance", "--hidden", "16", "--latent-dim", "2",
+            "--batch-size", "50", "--no-progress", "--out", str(tmp_path / "run")]
+    assert main(argv) == 0
+    assert "kept the one with the most even weights of 3 restarts" in capsys.readouterr().out
+
+
 def test_cli_vamp_starts_its_pseudo_inputs_from_training_images(tmp_path, rng, monkeypatch):
     _fake_mnist(monkeypatch, rng)
     out = tmp_path / "run"
@@ -96,6 +118,10 @@ def test_cli_vamp_starts_its_pseudo_inputs_from_training_images(tmp_path, rng, m
     (["--pretrain-epochs", "2", "--prior", "vamp"], "--pretrain-epochs: applies to --prior mog, got --prior vamp"),
     (["--model", "ae", "--prior", "mog"], "--prior: only for --model vae, got --model ae"),
     (["--prior", "vamp", "--pseudo-init", "zeros"], "argument --pseudo-init: invalid choice"),
+    (["--prior", "mog", "--mixture-restarts", "0"], "argument --mixture-restarts: expected a positive integer, got 0"),
+    (["--prior", "mog", "--mixture-select", "bic"], "argument --mixture-select: invalid choice"),
+    (["--prior", "vamp", "--mixture-restarts", "3"], "--mixture-restarts: applies to --prior mog, got --prior vamp"),
+    (["--mixture-select", "balance"], "--mixture-select: applies to --prior mog, got --prior normal"),
 ])
 def test_cli_refuses_prior_options_that_do_not_fit(argv, message, tmp_path, capsys):
     try:
