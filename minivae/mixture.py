@@ -305,8 +305,8 @@ class GaussianMixture:
     select : {"likelihood", "balance"}, default "likelihood"
         Keep the restart with the best final log-likelihood, or the one whose weights are the
         most even (largest entropy -sum_c pi_c log pi_c). The second assumes clusters of similar
-        size: on a VAE's codes of MNIST the likelihood prefers fits that split one digit and
-        merge two others, the evenness does not (``benchmarks/vade_start.py``).
+        size: on an autoencoder's codes of MNIST the most likely of ten fits matched the digits
+        worse than their median, the most even matched them best (``benchmarks/vade_start.py``).
     init : {"kmeans++", "random"}, default "kmeans++"
         "kmeans++" seeds K means by k-means++ and gives each example to its nearest mean
         (one-hot responsibilities); "random" draws each example's responsibilities uniformly
@@ -322,7 +322,8 @@ class GaussianMixture:
     converged_, n_iter_, lower_bound_ (final mean log-likelihood per example, which after the
     E-step equals the mean ELBO), history_ (mean log-likelihood per example after each
     iteration of the kept restart), restart_lower_bounds_ and restart_weight_entropies_ (n_init,),
-    n_reseeded_ (components re-seeded during the kept restart). ``m_step`` sets the parameters and ``reseeded_``.
+    n_reseeded_ (components re-seeded during the kept restart). ``m_step`` sets the parameters
+    and ``reseeded_``.
 
     Degenerate cases
     ----------------
