@@ -46,9 +46,21 @@ def active_m1(m1, active):
     return small
 
 
+def variant(text):
+    """``ALPHA:UNITS`` -> (alpha, units), for argparse."""
+    alpha, _, units = text.partition(":")
+    try:
+        alpha = float(alpha)
+    except ValueError:
+        alpha = -1.0
+    if not (alpha >= 0 and units in ("all", "active")):
+        raise argparse.ArgumentTypeError(f"expected ALPHA:UNITS with ALPHA >= 0 and UNITS all or active, got {text!r}")
+    return alpha, units
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("variants", nargs="+", help="ALPHA:UNITS, UNITS all or active")
+    p.add_argument("variants", nargs="+", type=variant, help="ALPHA:UNITS, UNITS all or active")
     p.add_argument("--m1-epochs", type=int, default=60)
     p.add_argument("--m1-hidden", type=int, nargs="+", default=[500])
     p.add_argument("--minutes", type=float, default=5.0, help="training minutes per variant")
@@ -71,10 +83,9 @@ def main(argv=None):
     sd = m1.encode(train.x)[0][:1000].std(axis=0)
     active = np.flatnonzero(sd > 0.1)
     print(f"active units: {len(active)} of {m1.latent_dim}", flush=True)
-    for variant in args.variants:
-        alpha, units = variant.split(":")
+    for alpha, units in args.variants:
         base = active_m1(m1, active) if units == "active" else m1
-        model = build_model({"kind": "m1m2", "latent_dim": 50, "hidden": [500], "alpha": float(alpha),
+        model = build_model({"kind": "m1m2", "latent_dim": 50, "hidden": [500], "alpha": alpha,
                              "seed": args.draw, "m1": base.get_config()})
         for name in base.params.shapes:
             model.params[name][...] = base.params[name]
@@ -84,7 +95,7 @@ def main(argv=None):
         while time.perf_counter() - t0 < 60 * args.minutes:
             trainer.run(trainer.epoch + 1)
             errors.append(100 * semisupervised.error_rate(model, test.x, test.y))
-        print(f"variant alpha={alpha} {units}: " + " ".join(f"{e:.2f}" for e in errors), flush=True)
+        print(f"variant alpha={alpha:g} {units}: " + " ".join(f"{e:.2f}" for e in errors), flush=True)
     return 0
 
 

@@ -52,8 +52,8 @@ def main(argv=None):
         fits = []
         for s in args.gmm_seeds:
             gmm = GaussianMixture(10, covariance_type="diag", seed=s, max_iter=200).fit(z_train)
-            w = gmm.weights_
-            fits.append((cluster_accuracy(test.y, gmm.predict(z_test)), gmm.score(z_train), -np.sum(w * np.log(w))))
+            fits.append((cluster_accuracy(test.y, gmm.predict(z_test)), gmm.score(z_train),
+                         gmm.restart_weight_entropies_[0]))
         loss = trainer.history[-1].get("train_nelbo", float("nan"))
         print(f"epoch {epochs} ({(time.perf_counter() - t0) / 60:.1f} min, loss {loss:.2f}): "
               + "  ".join(f"acc {acc:.4f} ll {ll:.3f} H(w) {h:.4f}" for acc, ll, h in fits), flush=True)

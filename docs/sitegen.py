@@ -54,6 +54,7 @@ def _import_longest(parts):
             continue
     return None, 0
 
+
 class SiteError(Exception):
     """The repository cites something the site cannot link: a missing notebook or section."""
 

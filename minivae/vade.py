@@ -104,8 +104,8 @@ def prepare(model, x, epochs, seed=0, log=None, n_init=1, select="likelihood", *
     copy_autoencoder_weights(model, ae)
     codes = model.encode(x)[0].astype(np.float64)
     gmm = init_mixture_prior(model, codes, seed=seed, n_init=n_init, select=select)
-    kept = (f", kept the one with the most even weights of {n_init} restarts" if select == "balance" and n_init > 1
-            else f", kept the most likely of {n_init} restarts" if n_init > 1 else "")
+    which = "the one with the most even weights" if select == "balance" else "the most likely"
+    kept = f", kept {which} of {n_init} restarts" if n_init > 1 else ""
     log(f"VaDE: fitted a {model.prior.components}-component diagonal mixture to the codes of "
         f"{len(x)} training images by EM ({gmm.n_iter_} iterations, mean log-likelihood {gmm.lower_bound_:.2f}"
         f"{kept})")
