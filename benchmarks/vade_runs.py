@@ -34,6 +34,7 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--mixture-restarts", type=int, default=1)
     p.add_argument("--mixture-select", default="likelihood", choices=["likelihood", "balance"])
+    p.add_argument("--pretrain-init", default="uniform", choices=["uniform", "glorot"])
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--limit", type=int, default=None)
     args = p.parse_args(argv)
@@ -45,7 +46,8 @@ def main(argv=None):
                "--pretrain-epochs", str(args.pretrain_epochs), "--epochs", str(args.epochs),
                "--lr", str(args.lr), "--lr-decay", str(args.lr_decay), "--batch-size", str(args.batch_size),
                "--seed", str(seed), "--out", str(out), "--no-progress",
-               "--mixture-restarts", str(args.mixture_restarts), "--mixture-select", args.mixture_select]
+               "--mixture-restarts", str(args.mixture_restarts), "--mixture-select", args.mixture_select,
+               "--pretrain-init", args.pretrain_init]
         if args.threads:
             cmd += ["--threads", str(args.threads)]
         if args.limit:

@@ -25,6 +25,7 @@ import numpy as np
 from minivae import datasets
 from minivae.mixture import GaussianMixture, cluster_accuracy
 from minivae.models import AE
+from minivae.nn import init_linear_glorot
 from minivae.train import Trainer
 
 
@@ -39,9 +40,19 @@ def main(argv=None):
     p.add_argument("--likelihood", default="bernoulli")
     p.add_argument("--seed", type=int, default=0, help="the autoencoder's seed")
     p.add_argument("--gmm-seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--init", choices=["uniform", "glorot"], default="uniform",
+                   help="the autoencoder's start, as minivae.vade.pretrain_autoencoder's init: minivae's "
+                        "U(-1/sqrt(n_in), 1/sqrt(n_in)), or Glorot's U(-c, c), c = sqrt(6 / (n_in + n_out)), "
+                        "with zero biases (Keras's default, which VaDE's and DEC's published code use)")
     args = p.parse_args(argv)
     train, test = datasets.load("mnist", "train"), datasets.load("mnist", "test")
     ae = AE(784, args.latent_dim, args.hidden, "relu", args.likelihood, dtype="float32", seed=args.seed)
+    if args.init == "glorot":
+        rng = np.random.default_rng(args.seed)
+        for net in (ae.encoder, ae.decoder):
+            for name in net.param_shapes():
+                if name.endswith(".W"):
+                    init_linear_glorot(ae.params[name], ae.params[name[:-1] + "b"], rng)
     trainer = Trainer(ae, train.x, batch_size=args.batch_size, lr=args.lr, seed=args.seed, progress=False,
                       verbose=False)
     t0 = time.perf_counter()

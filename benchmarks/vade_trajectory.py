@@ -34,6 +34,9 @@ def main(argv=None):
     p.add_argument("--hidden", type=int, nargs="+", default=[500, 500, 2000])
     p.add_argument("--latent-dim", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pretrain-init", default="uniform", choices=["uniform", "glorot"])
+    p.add_argument("--mixture-restarts", type=int, default=1)
+    p.add_argument("--mixture-select", default="likelihood", choices=["likelihood", "balance"])
     args = p.parse_args(argv)
     train, test = datasets.load("mnist", "train"), datasets.load("mnist", "test")
     model = build_model({"kind": "vae", "input_dim": 784, "latent_dim": args.latent_dim, "hidden": args.hidden,
@@ -41,7 +44,8 @@ def main(argv=None):
                          "seed": args.seed, "prior": {"name": "mog", "components": 10}})
     t0 = time.perf_counter()
     vade.prepare(model, train.x, args.pretrain_epochs, seed=args.seed, batch_size=args.pretrain_batch_size,
-                 lr=args.pretrain_lr, progress=False, verbose=False)
+                 lr=args.pretrain_lr, progress=False, verbose=False, init=args.pretrain_init,
+                 n_init=args.mixture_restarts, select=args.mixture_select, log=print)
     sub = np.random.default_rng(0).permutation(len(train.x))[:10000]
 
     def report(what):
@@ -50,8 +54,9 @@ def main(argv=None):
         print(f"{what}: clustering accuracy {a_train:.4f} (10,000 training images), {a_test:.4f} (test) "
               f"| {(time.perf_counter() - t0) / 60:.1f} min", flush=True)
 
-    report(f"start: autoencoder {args.pretrain_epochs} epochs (lr {args.pretrain_lr}, batch "
-           f"{args.pretrain_batch_size}) + mixture by EM")
+    report(f"start: autoencoder {args.pretrain_epochs} epochs ({args.pretrain_init} start, lr {args.pretrain_lr}, "
+           f"batch {args.pretrain_batch_size}) + mixture by EM ({args.mixture_restarts} fits, kept by "
+           f"{args.mixture_select})")
     trainer = Trainer(model, train.x, batch_size=args.batch_size, lr=args.lr, lr_decay=args.lr_decay,
                       seed=args.seed, progress=False, verbose=False)
     for epoch in range(1, args.epochs + 1):

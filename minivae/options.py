@@ -200,6 +200,10 @@ OPTIONS = (
     Option("pretrain_epochs", "run", 0, "VaDE's start for --prior mog: pretrain an autoencoder this many epochs, "
            "copy it into the VAE and start the prior from a mixture fitted to its codes (default: 0, off)",
            parse=nonneg_int, models=("vae",), only_if=("prior", "mog")),
+    Option("pretrain_init", "run", "uniform", "VaDE's start: the pretrained autoencoder's initial weights, "
+           "U(-1/sqrt(n_in), 1/sqrt(n_in)) as every minivae model (uniform, the default) or Glorot's "
+           "U(-sqrt(6/(n_in+n_out)), ...) with zero biases, as VaDE's published code (glorot)",
+           choices=("uniform", "glorot"), models=("vae",), only_if=("prior", "mog")),
     Option("mixture_restarts", "run", 1, "VaDE's start: fit the mixture to the pretrained codes this many times "
            "from different seeds and keep one, by --mixture-select (default: 1)",
            parse=positive_int, models=("vae",), only_if=("prior", "mog")),

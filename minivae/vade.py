@@ -24,12 +24,16 @@ import numpy as np
 from .errors import ValidationError
 from .mixture import GaussianMixture, cluster_accuracy
 from .models import AE, VAE, check_model
+from .nn import init_linear_glorot
 from .priors import MixturePrior
 from .runtime.validation import check_positive_int
 from .train import Trainer
 
 __all__ = ["pretrain_autoencoder", "copy_autoencoder_weights", "init_mixture_prior", "prepare",
-           "cluster_assignments", "clustering_accuracy"]
+           "cluster_assignments", "clustering_accuracy", "INITS"]
+
+#: the autoencoder's starts :func:`pretrain_autoencoder` knows
+INITS = ("uniform", "glorot")
 
 
 def _check_vade_model(model):
@@ -40,15 +44,26 @@ def _check_vade_model(model):
     return model
 
 
-def pretrain_autoencoder(model, x, epochs, **options):
+def pretrain_autoencoder(model, x, epochs, init="uniform", **options):
     """An :class:`~minivae.models.AE` with the VAE's widths, activation, likelihood and dtype,
     trained ``epochs`` epochs on x (``options``: the Trainer's, e.g. batch_size, lr, binarize,
-    seed, threads, progress, verbose)."""
+    seed, threads, progress, verbose). ``init``: the autoencoder's start, minivae's
+    U(-1/sqrt(n_in), 1/sqrt(n_in)) for weights and biases (``"uniform"``,
+    :func:`minivae.nn.init_linear`) or Glorot's, as VaDE's published code starts
+    (``"glorot"``, :func:`minivae.nn.init_linear_glorot`, drawn from the model's seed)."""
     _check_vade_model(model)
     epochs = check_positive_int(epochs, "epochs")
+    if init not in INITS:
+        raise ValidationError(f"init: expected one of {', '.join(INITS)}, got {init!r}")
     cfg = model.get_config()
     ae = AE(cfg["input_dim"], cfg["latent_dim"], cfg["hidden"], cfg["activation"], cfg["likelihood"],
             dtype=cfg["dtype"], seed=cfg["seed"])
+    if init == "glorot":
+        rng = np.random.default_rng(cfg["seed"])
+        for net in (ae.encoder, ae.decoder):
+            for name in net.param_shapes():
+                if name.endswith(".W"):
+                    init_linear_glorot(ae.params[name], ae.params[name[:-1] + "b"], rng)
     Trainer(ae, x, **options).run(epochs)
     return ae
 
@@ -93,14 +108,15 @@ def init_mixture_prior(model, codes, seed=0, n_init=1, select="likelihood"):
     return gmm
 
 
-def prepare(model, x, epochs, seed=0, log=None, n_init=1, select="likelihood", **options):
-    """VaDE's start in one call: pretrain an autoencoder ``epochs`` epochs on x, copy it into
-    the VAE, fit the mixture to the codes of x (``n_init`` restarts, one kept by ``select``, as
-    :func:`init_mixture_prior`) and start the prior from it. ``log(text)`` receives one line per
-    stage; ``options`` go to the autoencoder's Trainer."""
+def prepare(model, x, epochs, seed=0, log=None, n_init=1, select="likelihood", init="uniform", **options):
+    """VaDE's start in one call: pretrain an autoencoder ``epochs`` epochs on x from the start
+    ``init`` (:func:`pretrain_autoencoder`), copy it into the VAE, fit the mixture to the codes
+    of x (``n_init`` restarts, one kept by ``select``, as :func:`init_mixture_prior`) and start
+    the prior from it. ``log(text)`` receives one line per stage; ``options`` go to the
+    autoencoder's Trainer."""
     log = log or (lambda text: None)
-    ae = pretrain_autoencoder(model, x, epochs, seed=seed, **options)
-    log(f"VaDE: pretrained an autoencoder for {epochs} epochs")
+    ae = pretrain_autoencoder(model, x, epochs, init=init, seed=seed, **options)
+    log(f"VaDE: pretrained an autoencoder for {epochs} epochs (weights started {init})")
     copy_autoencoder_weights(model, ae)
     codes = model.encode(x)[0].astype(np.float64)
     gmm = init_mixture_prior(model, codes, seed=seed, n_init=n_init, select=select)

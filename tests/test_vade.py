@@ -96,9 +96,36 @@ def test_cli_vade_start_with_restarts_says_which_it_kept(tmp_path, rng, monkeypa
     _fake_mnist(monkeypatch, rng)
     argv = ["train", "--prior", "mog", "--components", "4", "--pretrain-epochs", "1", "--epochs", "1",
             "--mixture-restarts", "3", "--mixture-select", "balance", "--hidden", "16", "--latent-dim", "2",
-            "--batch-size", "50", "--no-progress", "--out", str(tmp_path / "run")]
+            "--batch-size", "50", "--no-progress", "--out", str(tmp_path / "run"), "--pretrain-init", "glorot"]
     assert main(argv) == 0
-    assert "kept the one with the most even weights of 3 restarts" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "kept the one with the most even weights of 3 restarts" in out
+    assert "pretrained an autoencoder for 1 epochs (weights started glorot)" in out
+
+
+def test_glorot_start_has_its_bound_and_zero_biases(rng):
+    W, b = np.empty((300, 100)), np.ones(100)
+    minivae.nn.init_linear_glorot(W, b, rng)
+    bound = np.sqrt(6.0 / 400)
+    assert np.abs(W).max() <= bound and np.abs(W).max() > 0.99 * bound
+    assert W.var() == pytest.approx(bound ** 2 / 3, rel=0.05)     # U(-c, c) has variance c^2 / 3
+    assert not b.any()
+
+
+@pytest.mark.parametrize("init,low,high", [("uniform", 0.0, 1 / np.sqrt(12)), ("glorot", 1 / np.sqrt(12), np.sqrt(0.3))])
+def test_pretrain_autoencoder_starts_from_the_init_asked_for(rng, init, low, high):
+    """With a learning rate too small to move them, the weights show their start: the first
+    layer (12 -> 8) is bounded by 1/sqrt(12) = 0.289 for uniform and reaches past it (up to
+    sqrt(6/20) = 0.548) for glorot, whose biases start at zero."""
+    model = minivae.VAE(12, 2, (8,), prior={"name": "mog", "components": 2}, dtype="float64", seed=3)
+    x, _ = _blobs(rng, n=40)
+    ae = vade.pretrain_autoencoder(model, x, 1, init=init, lr=1e-12, batch_size=20, progress=False, verbose=False)
+    W = ae.params["enc.0.W"]
+    assert low < np.abs(W).max() <= high
+    if init == "glorot":
+        assert np.abs(ae.params["enc.0.b"]).max() < 1e-9 and np.abs(ae.params["dec.1.b"]).max() < 1e-9
+    with pytest.raises(ValidationError, match="init: expected one of uniform, glorot, got 'he'"):
+        vade.pretrain_autoencoder(model, x, 1, init="he")
 
 
 def test_cli_vamp_starts_its_pseudo_inputs_from_training_images(tmp_path, rng, monkeypatch):
@@ -122,6 +149,8 @@ def test_cli_vamp_starts_its_pseudo_inputs_from_training_images(tmp_path, rng, m
     (["--prior", "mog", "--mixture-select", "bic"], "argument --mixture-select: invalid choice"),
     (["--prior", "vamp", "--mixture-restarts", "3"], "--mixture-restarts: applies to --prior mog, got --prior vamp"),
     (["--mixture-select", "balance"], "--mixture-select: applies to --prior mog, got --prior normal"),
+    (["--pretrain-init", "glorot"], "--pretrain-init: applies to --prior mog, got --prior normal"),
+    (["--prior", "mog", "--pretrain-init", "he"], "argument --pretrain-init: invalid choice"),
 ])
 def test_cli_refuses_prior_options_that_do_not_fit(argv, message, tmp_path, capsys):
     try:

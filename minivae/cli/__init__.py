@@ -316,7 +316,7 @@ def _start_prior(model, x_train, args):
                     for o in run_options.by_kind("trainer", "session", cli=True)}
         settings.pop("seed")
         vade.prepare(model, x_train, args.pretrain_epochs, seed=args.seed, log=lambda t: print(t, flush=True),
-                     n_init=args.mixture_restarts, select=args.mixture_select,
+                     n_init=args.mixture_restarts, select=args.mixture_select, init=args.pretrain_init,
                      progress=not args.no_progress, verbose=False, **settings)
 
 
