@@ -139,6 +139,9 @@ class Option:
     config: Optional[tuple] = None
     #: ``(other option, value)``: the option applies only when the other has that value
     only_if: Optional[tuple] = None
+    #: another option whose value must be nonzero for this one to have an effect
+    #: (``--mixture-restarts`` does something only with ``--pretrain-epochs N``)
+    requires: Optional[str] = None
     #: on the command line at all (``--stream`` is not)
     cli: bool = True
     short: Optional[str] = None
@@ -203,13 +206,16 @@ OPTIONS = (
     Option("pretrain_init", "run", "uniform", "VaDE's start: the pretrained autoencoder's initial weights, "
            "U(-1/sqrt(n_in), 1/sqrt(n_in)) as every minivae model (uniform, the default) or Glorot's "
            "U(-sqrt(6/(n_in+n_out)), ...) with zero biases, as VaDE's published code (glorot)",
-           choices=("uniform", "glorot"), models=("vae",), only_if=("prior", "mog")),
+           choices=("uniform", "glorot"), models=("vae",), only_if=("prior", "mog"),
+           requires="pretrain_epochs"),
     Option("mixture_restarts", "run", 1, "VaDE's start: fit the mixture to the pretrained codes this many times "
            "from different seeds and keep one, by --mixture-select (default: 1)",
-           parse=positive_int, models=("vae",), only_if=("prior", "mog")),
+           parse=positive_int, models=("vae",), only_if=("prior", "mog"),
+           requires="pretrain_epochs"),
     Option("mixture_select", "run", "likelihood", "VaDE's start: which restart to keep, the most likely "
            "(likelihood, the default) or the one with the most even weights (balance)",
-           choices=("likelihood", "balance"), models=("vae",), only_if=("prior", "mog")),
+           choices=("likelihood", "balance"), models=("vae",), only_if=("prior", "mog"),
+           requires="pretrain_epochs"),
     Option("logvar_clamp", "model", None, "clip the encoder's log-variance to [-C, C] (off by default)",
            parse=positive_float, models=("vae",), config=("logvar_clamp",)),
     Option("estimator", "model", "gumbel", "gradient estimator for the encoder (default: gumbel)",
@@ -342,6 +348,11 @@ def check_applicable(values, explicit):
             wanted = " or ".join(wanted) if isinstance(wanted, tuple) else wanted
             raise ValidationError(f"{o.cli_flag}: applies to {OPTION[other].cli_flag} {wanted}, got "
                                   f"{OPTION[other].cli_flag} {values.get(other, OPTION[other].default)}")
+    for o in OPTIONS:
+        if o.name in explicit and o.requires is not None and not values.get(o.requires, OPTION[o.requires].default):
+            need = OPTION[o.requires]
+            raise ValidationError(f"{o.cli_flag}: has an effect only with {need.cli_flag} N > 0, got "
+                                  f"{need.cli_flag} {values.get(o.requires, need.default)}")
 
 
 def model_config(values, input_dim):

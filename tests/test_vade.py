@@ -151,6 +151,10 @@ def test_cli_vamp_starts_its_pseudo_inputs_from_training_images(tmp_path, rng, m
     (["--mixture-select", "balance"], "--mixture-select: applies to --prior mog, got --prior normal"),
     (["--pretrain-init", "glorot"], "--pretrain-init: applies to --prior mog, got --prior normal"),
     (["--prior", "mog", "--pretrain-init", "he"], "argument --pretrain-init: invalid choice"),
+    (["--prior", "mog", "--mixture-restarts", "3"],
+     "--mixture-restarts: has an effect only with --pretrain-epochs N > 0, got --pretrain-epochs 0"),
+    (["--prior", "mog", "--pretrain-init", "glorot", "--pretrain-epochs", "0"],
+     "--pretrain-init: has an effect only with --pretrain-epochs N > 0, got --pretrain-epochs 0"),
 ])
 def test_cli_refuses_prior_options_that_do_not_fit(argv, message, tmp_path, capsys):
     try:
