@@ -1,4 +1,4 @@
-"""M1+M2 recipe variants on one M1: which features and which classification weight.
+"""M1+M2 recipe variants on one M1: which features, which classification weight, which start.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/m1m2_variants.py --m1-epochs 60 --minutes 5 \\
         60:all 60:active 6:active 1:active
@@ -11,7 +11,9 @@ for M1's encoder). ``ALPHA`` is the classification weight per labelled example (
 0.1 N / N_l = 60); ``UNITS`` is ``all`` (M1's 50 latent units) or ``active`` (only the units whose
 posterior mean has a standard deviation above 0.1 over 1,000 training images, the criterion of the
 paper's code: the other units carry only N(0, 1) noise when z1 is drawn). ``active`` builds a
-smaller M1 with just those units' rows and columns (one hidden layer only). Compare variants at
+smaller M1 with just those units' rows and columns (one hidden layer only). ``--m1-init glorot`` and
+``--m2-init glorot`` start M1's or M2's networks from Glorot's weights instead of minivae's
+U(-1/sqrt(n_in), 1/sqrt(n_in)) (M1 is cached per start). Compare variants at
 equal epochs: each run is deterministic, so the minutes depend only on the machine's load.
 """
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 
 from minivae import datasets, semisupervised
 from minivae.models import build_model
+from minivae.nn import init_linear_glorot
 from minivae.train import Trainer
 
 
@@ -44,6 +47,15 @@ def active_m1(m1, active):
     P["enc.1.b"][...] = Q["enc.1.b"][cols]
     P["dec.0.W"][...] = Q["dec.0.W"][active]
     return small
+
+
+def restart_glorot(params, prefixes, seed):
+    """Start the weights whose names begin with one of ``prefixes`` from Glorot's U(-c, c),
+    c = sqrt(6 / (n_in + n_out)), with zero biases (``minivae.nn.init_linear_glorot``)."""
+    rng = np.random.default_rng(seed)
+    for name in params.shapes:
+        if name.endswith(".W") and name.startswith(prefixes):
+            init_linear_glorot(params[name], params[name[:-1] + "b"], rng)
 
 
 def variant(text):
@@ -66,11 +78,18 @@ def main(argv=None):
     p.add_argument("--minutes", type=float, default=5.0, help="training minutes per variant")
     p.add_argument("--draw", type=int, default=0)
     p.add_argument("--cache", default="runs/m1m2_variants", help="folder for M1's parameters")
+    p.add_argument("--m1-init", choices=["uniform", "glorot"], default="uniform",
+                   help="M1's start: minivae's U(-1/sqrt(n_in), 1/sqrt(n_in)) or Glorot's")
+    p.add_argument("--m2-init", choices=["uniform", "glorot"], default="uniform",
+                   help="the start of M2's networks (classifier, encoder, decoder), as --m1-init")
     args = p.parse_args(argv)
     train, test = datasets.load("mnist", "train"), datasets.load("mnist", "test")
     y = datasets.choose_labels(train.y, 100, seed=args.draw)
     m1 = build_model({"kind": "vae", "latent_dim": 50, "hidden": args.m1_hidden, "seed": args.draw})
-    path = Path(args.cache) / f"m1_{'-'.join(map(str, args.m1_hidden))}_{args.m1_epochs}_draw{args.draw}.npz"
+    if args.m1_init == "glorot":
+        restart_glorot(m1.params, ("enc.", "dec."), args.draw)
+    init = "" if args.m1_init == "uniform" else "_glorot"
+    path = Path(args.cache) / f"m1_{'-'.join(map(str, args.m1_hidden))}_{args.m1_epochs}_draw{args.draw}{init}.npz"
     t0 = time.perf_counter()
     if path.exists():
         m1.params.load(np.load(path)["p"])
@@ -87,6 +106,8 @@ def main(argv=None):
         base = active_m1(m1, active) if units == "active" else m1
         model = build_model({"kind": "m1m2", "latent_dim": 50, "hidden": [500], "alpha": alpha,
                              "seed": args.draw, "m1": base.get_config()})
+        if args.m2_init == "glorot":
+            restart_glorot(model.params, ("cls.", "enc_y.", "dec_y."), args.draw)
         for name in base.params.shapes:
             model.params[name][...] = base.params[name]
         trainer = Trainer(model, train.x, y_train=y, batch_size=200, binarize="dynamic", lr=1e-3, seed=args.draw,
