@@ -27,7 +27,7 @@ import numpy as np
 
 from minivae import datasets, semisupervised
 from minivae.models import build_model
-from minivae.nn import init_linear_glorot
+from minivae.nn import restart_glorot
 from minivae.train import Trainer
 
 
@@ -47,15 +47,6 @@ def active_m1(m1, active):
     P["enc.1.b"][...] = Q["enc.1.b"][cols]
     P["dec.0.W"][...] = Q["dec.0.W"][active]
     return small
-
-
-def restart_glorot(params, prefixes, seed):
-    """Start the weights whose names begin with one of ``prefixes`` from Glorot's U(-c, c),
-    c = sqrt(6 / (n_in + n_out)), with zero biases (``minivae.nn.init_linear_glorot``)."""
-    rng = np.random.default_rng(seed)
-    for name in params.shapes:
-        if name.endswith(".W") and name.startswith(prefixes):
-            init_linear_glorot(params[name], params[name[:-1] + "b"], rng)
 
 
 def variant(text):
@@ -87,7 +78,7 @@ def main(argv=None):
     y = datasets.choose_labels(train.y, 100, seed=args.draw)
     m1 = build_model({"kind": "vae", "latent_dim": 50, "hidden": args.m1_hidden, "seed": args.draw})
     if args.m1_init == "glorot":
-        restart_glorot(m1.params, ("enc.", "dec."), args.draw)
+        restart_glorot(m1.params, ("enc.", "dec."), np.random.default_rng(args.draw))
     init = "" if args.m1_init == "uniform" else "_glorot"
     path = Path(args.cache) / f"m1_{'-'.join(map(str, args.m1_hidden))}_{args.m1_epochs}_draw{args.draw}{init}.npz"
     t0 = time.perf_counter()
@@ -107,7 +98,7 @@ def main(argv=None):
         model = build_model({"kind": "m1m2", "latent_dim": 50, "hidden": [500], "alpha": alpha,
                              "seed": args.draw, "m1": base.get_config()})
         if args.m2_init == "glorot":
-            restart_glorot(model.params, ("cls.", "enc_y.", "dec_y."), args.draw)
+            restart_glorot(model.params, ("cls.", "enc_y.", "dec_y."), np.random.default_rng(args.draw))
         for name in base.params.shapes:
             model.params[name][...] = base.params[name]
         trainer = Trainer(model, train.x, y_train=y, batch_size=200, binarize="dynamic", lr=1e-3, seed=args.draw,

@@ -25,10 +25,12 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from minivae import datasets, plots, semisupervised
 from minivae.models import build_model
+from minivae.nn import restart_glorot
 from minivae.train import Trainer
 
 PAPER = {"m2": (11.97, 1.71), "m1m2": (3.33, 0.14)}
@@ -51,6 +53,8 @@ def run_one(kind, draw, x, y, x_test, y_test, args, log):
         if kind == "m1m2":
             m1 = build_model({"kind": "vae", "latent_dim": args.m1_latent_dim, "hidden": args.m1_hidden,
                               "seed": draw})
+            if args.m1_init == "glorot":
+                restart_glorot(m1.params, ("enc.", "dec."), np.random.default_rng(draw))
             m1_trainer = Trainer(m1, x, batch_size=100, binarize="dynamic", **settings)
             m1_budget = args.m1_share * budget
             t0 = time.perf_counter()
@@ -96,6 +100,8 @@ def main(argv=None):
     p.add_argument("--m1-latent-dim", type=int, default=50)
     p.add_argument("--m1-hidden", type=int, nargs="+", default=[500])
     p.add_argument("--m1-epochs", type=int, default=1000, help="at most this many M1 epochs (default: budget-bound)")
+    p.add_argument("--m1-init", choices=["uniform", "glorot"], default="uniform",
+                   help="M1's initial weights, as minivae train --m1-init (default: uniform)")
     p.add_argument("--m1-share", type=float, default=0.25, help="share of the budget for M1 (default: 0.25)")
     p.add_argument("--batch-size", type=int, default=200)
     p.add_argument("--lr", type=float, default=1e-3)

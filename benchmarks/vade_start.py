@@ -25,7 +25,7 @@ import numpy as np
 from minivae import datasets
 from minivae.mixture import GaussianMixture, cluster_accuracy
 from minivae.models import AE
-from minivae.nn import init_linear_glorot
+from minivae.nn import restart_glorot
 from minivae.train import Trainer
 
 
@@ -48,11 +48,7 @@ def main(argv=None):
     train, test = datasets.load("mnist", "train"), datasets.load("mnist", "test")
     ae = AE(784, args.latent_dim, args.hidden, "relu", args.likelihood, dtype="float32", seed=args.seed)
     if args.init == "glorot":
-        rng = np.random.default_rng(args.seed)
-        for net in (ae.encoder, ae.decoder):
-            for name in net.param_shapes():
-                if name.endswith(".W"):
-                    init_linear_glorot(ae.params[name], ae.params[name[:-1] + "b"], rng)
+        restart_glorot(ae.params, ("enc.", "dec."), np.random.default_rng(args.seed))
     trainer = Trainer(ae, train.x, batch_size=args.batch_size, lr=args.lr, seed=args.seed, progress=False,
                       verbose=False)
     t0 = time.perf_counter()

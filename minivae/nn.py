@@ -128,6 +128,15 @@ def init_linear_glorot(W, b, rng):
     b[...] = 0.0
 
 
+def restart_glorot(params, prefixes, rng):
+    """Start again from Glorot's weights (:func:`init_linear_glorot`) every layer of ``params``
+    whose weight's name begins with one of ``prefixes`` (``("enc.", "dec.")``), in the order of
+    the parameter vector, each ``<layer>.W`` with its ``<layer>.b``."""
+    for name in params.shapes:
+        if name.endswith(".W") and name.startswith(tuple(prefixes)):
+            init_linear_glorot(params[name], params[name[:-1] + "b"], rng)
+
+
 # --------------------------------------------------------------------------------------------
 # Activations: forward returns y, backward gets (dy, x, y) and may use either.
 # They write into ``dy`` when asked (``inplace=True``): the caller owns that buffer.

@@ -241,6 +241,9 @@ OPTIONS = (
            parse=nonneg_float, models=("m2", "m1m2"), config=("alpha",), group=_SSL),
     Option("m1_epochs", "run", 10, "epochs of the VAE M1 on all training images before M2 trains on its codes "
            "(default: 10)", parse=positive_int, models=("m1m2",), group=_SSL),
+    Option("m1_init", "run", "uniform", "M1's initial weights: U(-1/sqrt(n_in), 1/sqrt(n_in)) as every minivae "
+           "model (uniform, the default) or Glorot's with zero biases (glorot)", choices=("uniform", "glorot"),
+           models=("m1m2",), group=_SSL),
     Option("m1_latent_dim", "model", 50, "latent dimensions of M1 (default: 50)", parse=positive_int,
            models=("m1m2",), config=("m1", "latent_dim"), group=_SSL),
     Option("m1_hidden", "model", [500], "hidden widths of M1 (default: 500)", parse=positive_int, nargs="+",

@@ -24,7 +24,7 @@ import numpy as np
 from .errors import ValidationError
 from .mixture import GaussianMixture, cluster_accuracy
 from .models import AE, VAE, check_model
-from .nn import init_linear_glorot
+from .nn import restart_glorot
 from .priors import MixturePrior
 from .runtime.validation import check_positive_int
 from .train import Trainer
@@ -59,11 +59,7 @@ def pretrain_autoencoder(model, x, epochs, init="uniform", **options):
     ae = AE(cfg["input_dim"], cfg["latent_dim"], cfg["hidden"], cfg["activation"], cfg["likelihood"],
             dtype=cfg["dtype"], seed=cfg["seed"])
     if init == "glorot":
-        rng = np.random.default_rng(cfg["seed"])
-        for net in (ae.encoder, ae.decoder):
-            for name in net.param_shapes():
-                if name.endswith(".W"):
-                    init_linear_glorot(ae.params[name], ae.params[name[:-1] + "b"], rng)
+        restart_glorot(ae.params, ("enc.", "dec."), np.random.default_rng(cfg["seed"]))
     Trainer(ae, x, **options).run(epochs)
     return ae
 

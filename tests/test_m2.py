@@ -339,6 +339,23 @@ def test_cli_train_resume_and_evaluate(model, extra, tmp_path, capsys, monkeypat
 
 
 @needs_data
+@pytest.mark.parametrize("init", ["uniform", "glorot"])
+def test_cli_m1m2_starts_m1_from_the_init_asked_for(init, tmp_path, capsys, monkeypatch):
+    """M1's first layer (784 -> 8) starts within 1/sqrt(784) = 0.036 (uniform) or reaches past it
+    towards sqrt(6/792) = 0.087 (glorot); five Adam steps of 1e-3 move a weight by at most 0.005."""
+    _small_test_split(monkeypatch)
+    argv = ["train", "--model", "m1m2", "--epochs", "1", "--m1-epochs", "1", "--m1-hidden", "8",
+            "--m1-latent-dim", "3", "--m1-init", init, "--out", str(tmp_path)] + TINY
+    assert main(argv) == 0
+    assert f"(weights started {init})" in capsys.readouterr().out
+    W = checkpoint.load_model(tmp_path / "checkpoint.npz").params["enc.0.W"]
+    if init == "glorot":
+        assert 0.05 < np.abs(W).max() < 0.093
+    else:
+        assert np.abs(W).max() < 0.042
+
+
+@needs_data
 def test_cli_classifier_baseline(tmp_path, capsys, monkeypatch):
     _small_test_split(monkeypatch)
     assert main(["train", "--model", "classifier", "--labels", "20", "--hidden", "8", "--batch-size", "10",
@@ -356,6 +373,7 @@ def test_cli_classifier_baseline(tmp_path, capsys, monkeypatch):
     (["--model", "m2", "--limit", "50", "--labels", "100"], "at most 50"),
     (["--model", "m2", "--data", "binarized-mnist"], "no labels"),
     (["--model", "vae", "--labels", "100"], "--labels: only for --model m2"),
+    (["--model", "m2", "--m1-init", "glorot"], "--m1-init: only for --model m1m2, got --model m2"),
     (["--model", "classifier", "--labels", "20"], "at most 20 (the number of labelled examples)"),
 ])
 def test_cli_refuses_bad_label_options(argv, match, tmp_path, capsys):

@@ -34,6 +34,7 @@ from .. import datasets, plots, semisupervised, vade
 from .. import options as run_options
 from ..errors import DivergenceError, MinivaeError, OutputError
 from ..models import build_model
+from ..nn import restart_glorot
 from ..models import checkpoint as ckpt_mod
 from ..priors import MixturePrior, VampPrior
 from ..train import Trainer
@@ -258,7 +259,10 @@ def _semi_model(args, config, x_train, y_train, x_test, settings):
               "likelihood": config.pop("likelihood"), "dtype": config["dtype"], "seed": config["seed"],
               **config["m1"]}
     m1 = build_model(m1_cfg)
-    print(f"M1: training {m1!r} on all {len(x_train)} training images for {args.m1_epochs} epochs", flush=True)
+    if args.m1_init == "glorot":
+        restart_glorot(m1.params, ("enc.", "dec."), np.random.default_rng(config["seed"]))
+    print(f"M1: training {m1!r} on all {len(x_train)} training images for {args.m1_epochs} epochs "
+          f"(weights started {args.m1_init})", flush=True)
     Trainer(m1, x_train, x_test, **settings).run(args.m1_epochs)
     config["m1"] = m1.get_config()
     model = build_model(config)
