@@ -27,7 +27,7 @@ import numpy as np
 
 from minivae import datasets, semisupervised
 from minivae.models import build_model
-from minivae.nn import restart_glorot
+from minivae.nn import WEIGHT_INITS, restart_glorot
 from minivae.train import Trainer
 
 
@@ -69,9 +69,9 @@ def main(argv=None):
     p.add_argument("--minutes", type=float, default=5.0, help="training minutes per variant")
     p.add_argument("--draw", type=int, default=0)
     p.add_argument("--cache", default="runs/m1m2_variants", help="folder for M1's parameters")
-    p.add_argument("--m1-init", choices=["uniform", "glorot"], default="uniform",
+    p.add_argument("--m1-init", choices=WEIGHT_INITS, default="uniform",
                    help="M1's start: minivae's U(-1/sqrt(n_in), 1/sqrt(n_in)) or Glorot's")
-    p.add_argument("--m2-init", choices=["uniform", "glorot"], default="uniform",
+    p.add_argument("--m2-init", choices=WEIGHT_INITS, default="uniform",
                    help="the start of M2's networks (classifier, encoder, decoder), as --m1-init")
     args = p.parse_args(argv)
     train, test = datasets.load("mnist", "train"), datasets.load("mnist", "test")

@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 
 from minivae import datasets, plots, semisupervised
 from minivae.models import build_model
-from minivae.nn import restart_glorot
+from minivae.nn import WEIGHT_INITS, restart_glorot
 from minivae.train import Trainer
 
 PAPER = {"m2": (11.97, 1.71), "m1m2": (3.33, 0.14)}
@@ -100,7 +100,7 @@ def main(argv=None):
     p.add_argument("--m1-latent-dim", type=int, default=50)
     p.add_argument("--m1-hidden", type=int, nargs="+", default=[500])
     p.add_argument("--m1-epochs", type=int, default=1000, help="at most this many M1 epochs (default: budget-bound)")
-    p.add_argument("--m1-init", choices=["uniform", "glorot"], default="uniform",
+    p.add_argument("--m1-init", choices=WEIGHT_INITS, default="uniform",
                    help="M1's initial weights, as minivae train --m1-init (default: uniform)")
     p.add_argument("--m1-share", type=float, default=0.25, help="share of the budget for M1 (default: 0.25)")
     p.add_argument("--batch-size", type=int, default=200)

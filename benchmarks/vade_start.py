@@ -25,7 +25,7 @@ import numpy as np
 from minivae import datasets
 from minivae.mixture import GaussianMixture, cluster_accuracy
 from minivae.models import AE
-from minivae.nn import restart_glorot
+from minivae.nn import WEIGHT_INITS, restart_glorot
 from minivae.train import Trainer
 
 
@@ -40,7 +40,7 @@ def main(argv=None):
     p.add_argument("--likelihood", default="bernoulli")
     p.add_argument("--seed", type=int, default=0, help="the autoencoder's seed")
     p.add_argument("--gmm-seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--init", choices=["uniform", "glorot"], default="uniform",
+    p.add_argument("--init", choices=WEIGHT_INITS, default="uniform",
                    help="the autoencoder's start, as minivae.vade.pretrain_autoencoder's init: minivae's "
                         "U(-1/sqrt(n_in), 1/sqrt(n_in)), or Glorot's U(-c, c), c = sqrt(6 / (n_in + n_out)), "
                         "with zero biases (Keras's default, which VaDE's and DEC's published code use)")

@@ -19,6 +19,7 @@ import numpy as np
 
 from minivae import datasets, vade
 from minivae.models import build_model
+from minivae.nn import WEIGHT_INITS
 from minivae.train import Trainer
 
 
@@ -34,7 +35,7 @@ def main(argv=None):
     p.add_argument("--hidden", type=int, nargs="+", default=[500, 500, 2000])
     p.add_argument("--latent-dim", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--pretrain-init", default="uniform", choices=["uniform", "glorot"])
+    p.add_argument("--pretrain-init", default="uniform", choices=WEIGHT_INITS)
     p.add_argument("--mixture-restarts", type=int, default=1)
     p.add_argument("--mixture-select", default="likelihood", choices=["likelihood", "balance"])
     args = p.parse_args(argv)

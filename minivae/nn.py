@@ -116,6 +116,10 @@ def init_linear(W, b, rng):
     b[...] = rng.uniform(-bound, bound, size=b.shape)
 
 
+#: the starts a model's layers can be given: :func:`init_linear` (every model's) or Glorot's
+WEIGHT_INITS = ("uniform", "glorot")
+
+
 def init_linear_glorot(W, b, rng):
     """Fill W in place with Glorot's U(-c, c), c = sqrt(6 / (n_in + n_out)), and b with zeros.
 

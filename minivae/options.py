@@ -38,7 +38,7 @@ from .likelihoods import LIKELIHOODS
 from .models import MODELS
 from .models.categorical import ESTIMATORS
 from .models.vae import ENCODERS, POSTERIORS
-from .nn import ACTIVATIONS
+from .nn import ACTIVATIONS, WEIGHT_INITS
 from .optim import OPTIMIZERS
 from .priors import PRIORS
 from .runtime.validation import (check_bool, check_choice, check_finite_float, check_int,
@@ -206,7 +206,7 @@ OPTIONS = (
     Option("pretrain_init", "run", "uniform", "VaDE's start: the pretrained autoencoder's initial weights, "
            "U(-1/sqrt(n_in), 1/sqrt(n_in)) as every minivae model (uniform, the default) or Glorot's "
            "U(-sqrt(6/(n_in+n_out)), ...) with zero biases, as VaDE's published code (glorot)",
-           choices=("uniform", "glorot"), models=("vae",), only_if=("prior", "mog"),
+           choices=WEIGHT_INITS, models=("vae",), only_if=("prior", "mog"),
            requires="pretrain_epochs"),
     Option("mixture_restarts", "run", 1, "VaDE's start: fit the mixture to the pretrained codes this many times "
            "from different seeds and keep one, by --mixture-select (default: 1)",
@@ -242,7 +242,7 @@ OPTIONS = (
     Option("m1_epochs", "run", 10, "epochs of the VAE M1 on all training images before M2 trains on its codes "
            "(default: 10)", parse=positive_int, models=("m1m2",), group=_SSL),
     Option("m1_init", "run", "uniform", "M1's initial weights: U(-1/sqrt(n_in), 1/sqrt(n_in)) as every minivae "
-           "model (uniform, the default) or Glorot's with zero biases (glorot)", choices=("uniform", "glorot"),
+           "model (uniform, the default) or Glorot's with zero biases (glorot)", choices=WEIGHT_INITS,
            models=("m1m2",), group=_SSL),
     Option("m1_latent_dim", "model", 50, "latent dimensions of M1 (default: 50)", parse=positive_int,
            models=("m1m2",), config=("m1", "latent_dim"), group=_SSL),

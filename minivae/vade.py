@@ -24,16 +24,13 @@ import numpy as np
 from .errors import ValidationError
 from .mixture import GaussianMixture, cluster_accuracy
 from .models import AE, VAE, check_model
-from .nn import restart_glorot
+from .nn import WEIGHT_INITS, restart_glorot
 from .priors import MixturePrior
 from .runtime.validation import check_positive_int
 from .train import Trainer
 
 __all__ = ["pretrain_autoencoder", "copy_autoencoder_weights", "init_mixture_prior", "prepare",
-           "cluster_assignments", "clustering_accuracy", "INITS"]
-
-#: the autoencoder's starts :func:`pretrain_autoencoder` knows
-INITS = ("uniform", "glorot")
+           "cluster_assignments", "clustering_accuracy"]
 
 
 def _check_vade_model(model):
@@ -53,8 +50,8 @@ def pretrain_autoencoder(model, x, epochs, init="uniform", **options):
     (``"glorot"``, :func:`minivae.nn.init_linear_glorot`, drawn from the model's seed)."""
     _check_vade_model(model)
     epochs = check_positive_int(epochs, "epochs")
-    if init not in INITS:
-        raise ValidationError(f"init: expected one of {', '.join(INITS)}, got {init!r}")
+    if init not in WEIGHT_INITS:
+        raise ValidationError(f"init: expected one of {', '.join(WEIGHT_INITS)}, got {init!r}")
     cfg = model.get_config()
     ae = AE(cfg["input_dim"], cfg["latent_dim"], cfg["hidden"], cfg["activation"], cfg["likelihood"],
             dtype=cfg["dtype"], seed=cfg["seed"])

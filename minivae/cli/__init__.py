@@ -34,8 +34,8 @@ from .. import datasets, plots, semisupervised, vade
 from .. import options as run_options
 from ..errors import DivergenceError, MinivaeError, OutputError
 from ..models import build_model
-from ..nn import restart_glorot
 from ..models import checkpoint as ckpt_mod
+from ..nn import restart_glorot
 from ..priors import MixturePrior, VampPrior
 from ..train import Trainer
 from .examine import cmd_evaluate, cmd_plot, cmd_sample
