@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-import minivae
 from minivae import checkpoint, datasets, plots, semisupervised
 from minivae.cli import main
 from minivae.errors import InputTypeError, ValidationError
