@@ -15,6 +15,12 @@ smaller M1 with just those units' rows and columns (one hidden layer only). ``--
 ``--m2-init glorot`` start M1's or M2's networks from Glorot's weights instead of minivae's
 U(-1/sqrt(n_in), 1/sqrt(n_in)) (M1 is cached per start). Compare variants at
 equal epochs: each run is deterministic, so the minutes depend only on the machine's load.
+
+Two ways of *classifying* with the same training, printed as extra lines per variant:
+``--samples S`` averages q(y | z1) over S draws of z1 from q(z1 | x) instead of using the mean mu1
+(training sees drawn codes, the recipe's test the mean); ``--polyak K`` classifies with the average
+of the parameters at the ends of the last K epochs (Polyak averaging, per epoch; the training itself
+is unchanged), with the mean and, with ``--samples``, with the S draws.
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from minivae import datasets, semisupervised
+from minivae.logspace import log_softmax
 from minivae.models import build_model
 from minivae.nn import WEIGHT_INITS, restart_glorot
 from minivae.train import Trainer
@@ -61,6 +68,29 @@ def variant(text):
     return alpha, units
 
 
+class Classify:
+    """Test error (%) of an M1+M2 model from M1's mean codes or from q(y | z1) averaged over draws."""
+
+    def __init__(self, model, m1, test, samples):
+        mu1, log_var1, _ = m1.encoder_forward(test.x)
+        self.model, self.y, self.samples = model, test.y, samples
+        self.mu1, self.sd1 = np.array(mu1), np.exp(0.5 * np.array(log_var1))
+        self.rng = np.random.default_rng(123)
+
+    def probs(self, z1):
+        return np.exp(log_softmax(self.model.classifier.forward(self.model.params, z1.astype(np.float32))[0]))
+
+    def error(self, probs):
+        return 100 * float(np.mean(np.argmax(probs, axis=1) != self.y))
+
+    def mean(self):
+        return self.error(self.probs(self.mu1))
+
+    def sampled(self):
+        draws = [self.probs(self.mu1 + self.sd1 * self.rng.standard_normal(self.mu1.shape)) for _ in range(self.samples)]
+        return self.error(np.mean(draws, axis=0))
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("variants", nargs="+", type=variant, help="ALPHA:UNITS, UNITS all or active")
@@ -73,6 +103,8 @@ def main(argv=None):
                    help="M1's start: minivae's U(-1/sqrt(n_in), 1/sqrt(n_in)) or Glorot's")
     p.add_argument("--m2-init", choices=WEIGHT_INITS, default="uniform",
                    help="the start of M2's networks (classifier, encoder, decoder), as --m1-init")
+    p.add_argument("--samples", type=int, default=0, help="also classify by q(y | z1) averaged over this many z1")
+    p.add_argument("--polyak", type=int, default=0, help="also classify with the parameters averaged over this many epochs")
     args = p.parse_args(argv)
     train, test = datasets.load("mnist", "train"), datasets.load("mnist", "test")
     y = datasets.choose_labels(train.y, 100, seed=args.draw)
@@ -103,11 +135,24 @@ def main(argv=None):
             model.params[name][...] = base.params[name]
         trainer = Trainer(model, train.x, y_train=y, batch_size=200, binarize="dynamic", lr=1e-3, seed=args.draw,
                           progress=False, verbose=False)
-        t0, errors = time.perf_counter(), []
+        t0, errors, snapshots = time.perf_counter(), {}, []
+        classify = Classify(model, base, test, args.samples)
         while time.perf_counter() - t0 < 60 * args.minutes:
             trainer.run(trainer.epoch + 1)
-            errors.append(100 * semisupervised.error_rate(model, test.x, test.y))
-        print(f"variant alpha={alpha:g} {units}: " + " ".join(f"{e:.2f}" for e in errors), flush=True)
+            errors.setdefault("", []).append(100 * semisupervised.error_rate(model, test.x, test.y))
+            if args.samples:
+                errors.setdefault(f", {args.samples} draws of z1", []).append(classify.sampled())
+            if args.polyak:
+                snapshots = (snapshots + [np.array(model.params.data)])[-args.polyak:]
+                current = np.array(model.params.data)
+                model.params.data[...] = np.mean(snapshots, axis=0)
+                errors.setdefault(f", parameters of the last {args.polyak} epochs", []).append(classify.mean())
+                if args.samples:
+                    errors.setdefault(f", parameters of the last {args.polyak} epochs, {args.samples} draws of z1",
+                                      []).append(classify.sampled())
+                model.params.data[...] = current
+        for how, errs in errors.items():
+            print(f"variant alpha={alpha:g} {units}{how}: " + " ".join(f"{e:.2f}" for e in errs), flush=True)
     return 0
 
 
