@@ -68,6 +68,17 @@ def variant(text):
     return alpha, units
 
 
+def count(text):
+    """A whole number >= 0, for argparse (``--samples``, ``--polyak``; 0 leaves the line out)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return n
+
+
 class Classify:
     """Test error (%) of an M1+M2 model from M1's mean codes or from q(y | z1) averaged over draws."""
 
@@ -103,8 +114,8 @@ def main(argv=None):
                    help="M1's start: minivae's U(-1/sqrt(n_in), 1/sqrt(n_in)) or Glorot's")
     p.add_argument("--m2-init", choices=WEIGHT_INITS, default="uniform",
                    help="the start of M2's networks (classifier, encoder, decoder), as --m1-init")
-    p.add_argument("--samples", type=int, default=0, help="also classify by q(y | z1) averaged over this many z1")
-    p.add_argument("--polyak", type=int, default=0, help="also classify with the parameters averaged over this many epochs")
+    p.add_argument("--samples", type=count, default=0, help="also classify by q(y | z1) averaged over this many z1")
+    p.add_argument("--polyak", type=count, default=0, help="also classify with the parameters averaged over this many epochs")
     args = p.parse_args(argv)
     train, test = datasets.load("mnist", "train"), datasets.load("mnist", "test")
     y = datasets.choose_labels(train.y, 100, seed=args.draw)
