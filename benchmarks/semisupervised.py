@@ -49,7 +49,13 @@ def run_one(kind, draw, x, y, x_test, y_test, args, log):
         trainer = Trainer(model, xs, y_train=ys, batch_size=min(args.batch_size, len(xs)), **settings)
     else:
         alpha = 0.1 * len(x) / args.labels if args.alpha is None else args.alpha
-        cfg = {"kind": kind, "latent_dim": args.latent_dim, "hidden": args.hidden, "alpha": alpha, "seed": draw}
+        weight = args.labelled_weight
+        if args.dataset_weighting:          # the paper's sum over the data set, per unlabelled example
+            n_unl = len(x) - args.labels
+            weight, alpha = args.labels / n_unl, 0.1 * len(x) / n_unl
+            log(f"  dataset weighting: labelled_weight {weight:.6g}, alpha {alpha:.6g}")
+        cfg = {"kind": kind, "latent_dim": args.latent_dim, "hidden": args.hidden, "alpha": alpha,
+               "labelled_weight": weight, "seed": draw}
         if kind == "m1m2":
             m1 = build_model({"kind": "vae", "latent_dim": args.m1_latent_dim, "hidden": args.m1_hidden,
                               "seed": draw})
@@ -107,6 +113,11 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--alpha", type=float, default=None,
                    help="classification weight per labelled example (default: 0.1 N / N_l, 60 for 100 labels)")
+    p.add_argument("--labelled-weight", type=float, default=1.0,
+                   help="weight of the labelled bound's mean against the unlabelled one's (default: 1)")
+    p.add_argument("--dataset-weighting", action="store_true",
+                   help="the paper's objective, a sum over the data set: labelled_weight N_l / N_u and "
+                        "alpha 0.1 N / N_u (overrides --alpha and --labelled-weight)")
     p.add_argument("--max-epochs", type=int, default=100000)
     p.add_argument("--baseline-epochs", type=int, default=300,
                    help="epochs of the baseline (one step each with 100 labels; it has converged by then)")

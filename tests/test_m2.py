@@ -26,11 +26,15 @@ def _m2(**kw):
     return M2(12, 3, 4, (7,), activation="tanh", alpha=0.7, dtype="float64", seed=1, **kw)
 
 
-def _m1m2():
+def _m1m2(**kw):
     m1 = VAE(12, 5, (6,), dtype="float64", seed=3)
     model = M1M2(12, m1.get_config(), 3, 4, (7,), activation="tanh", alpha=0.7, dtype="float64", seed=1,
-                 m1_params=m1.params.data)
+                 m1_params=m1.params.data, **kw)
     return model
+
+
+def _m1m2_weighted(labelled_weight):
+    return _m1m2(labelled_weight=labelled_weight)
 
 
 def _check(model, x, labels, rng, part=slice(None)):
@@ -147,6 +151,36 @@ def test_labelled_bound_includes_log_k_and_loss_adds_alpha_times_the_classificat
     ce = -np.mean(np.log(model.class_probabilities(x))[np.arange(5), y])
     assert s["class"] == pytest.approx(ce)
     assert s["loss"] == pytest.approx(s["bound_labelled"] + 0.7 * ce)
+
+
+@pytest.mark.parametrize("build", [lambda: _m2(labelled_weight=0.3), lambda: _m1m2_weighted(0.3)])
+def test_labelled_weight_scales_the_labelled_bound_in_loss_and_gradient(build, rng):
+    """loss = lambda mean l(x, y) + mean -U(x) + alpha mean -log q(y|x): the loss decomposes so
+    on a mixed batch, and the whole model's gradient with lambda != 1 matches central differences."""
+    model = build()
+    x = rng.random((7, 12))
+    s = model.forward_loss(x, model.sample_noise(7, rng, MIXED), MIXED)
+    assert s["loss"] == pytest.approx(0.3 * s["bound_labelled"] + s["bound_unlabelled"] + 0.7 * s["class"],
+                                      rel=1e-12)
+    m2_end = model.params.slices[model.decoder.prefix + f".{model.decoder.n_layers - 1}.b"].stop
+    err, _ = _check(model, x, MIXED, rng, part=slice(0, m2_end))     # M1+M2: M1's entries are frozen
+    assert err < 1e-6
+
+
+def test_labelled_weight_zero_leaves_the_decoder_no_gradient_from_labelled_examples(rng):
+    """lambda = 0 on an all-labelled batch: only the classification term is left, so the
+    encoder and decoder receive no gradient at all."""
+    model = _m2(labelled_weight=0.0)
+    x, y = rng.random((5, 12)), np.array([0, 1, 2, 0, 1])
+    model.loss_and_grad(x, model.sample_noise(5, rng, y), y)
+    assert np.all(model.params.g("dec_y.0.W") == 0) and np.all(model.params.g("enc_y.0.W") == 0)
+    assert np.any(model.params.g("cls.0.W") != 0)
+
+
+@pytest.mark.parametrize("bad", [-0.5, float("nan"), "one"])
+def test_labelled_weight_refuses_a_negative_or_non_numeric_value(bad):
+    with pytest.raises((ValidationError, InputTypeError), match="labelled_weight"):
+        _m2(labelled_weight=bad)
 
 
 def test_classifier_gets_no_gradient_from_labelled_bound_without_alpha(rng):
@@ -355,6 +389,25 @@ def test_cli_m1m2_starts_m1_from_the_init_asked_for(init, tmp_path, capsys, monk
 
 
 @needs_data
+def test_cli_m2_keeps_the_labelled_weight_and_alpha_asked_for(tmp_path, capsys, monkeypatch):
+    """The paper's weighting from the command line: both weights reach the model and its checkpoint."""
+    _small_test_split(monkeypatch)
+    argv = ["train", "--model", "m2", "--epochs", "1", "--labelled-weight", "0.25", "--alpha", "0.1",
+            "--out", str(tmp_path)] + TINY
+    assert main(argv) == 0
+    model = checkpoint.load_model(tmp_path / "checkpoint.npz")
+    assert model.labelled_weight == 0.25 and model.alpha == 0.1
+
+
+def test_cli_refuses_a_negative_labelled_weight(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--model", "m2", "--labelled-weight", "-1", "--no-progress", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    assert "--labelled-weight: expected a non-negative finite number, got -1" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+@needs_data
 def test_cli_classifier_baseline(tmp_path, capsys, monkeypatch):
     _small_test_split(monkeypatch)
     assert main(["train", "--model", "classifier", "--labels", "20", "--hidden", "8", "--batch-size", "10",
@@ -374,6 +427,7 @@ def test_cli_classifier_baseline(tmp_path, capsys, monkeypatch):
     (["--model", "vae", "--labels", "100"], "--labels: only for --model m2"),
     (["--model", "m2", "--m1-init", "glorot"], "--m1-init: only for --model m1m2, got --model m2"),
     (["--model", "classifier", "--labels", "20"], "at most 20 (the number of labelled examples)"),
+    (["--model", "vae", "--labelled-weight", "0.5"], "--labelled-weight: only for --model m2 or --model m1m2"),
 ])
 def test_cli_refuses_bad_label_options(argv, match, tmp_path, capsys):
     assert main(["train", "--no-progress", "--out", str(tmp_path)] + argv) == 2

@@ -58,7 +58,7 @@ class M1M2(M2):
         M1's configuration (``VAE.get_config()``; a diagonal posterior and a prior N(0, I)).
     m1_params : array, optional
         M1's trained parameter vector (a checkpoint restores it with the rest instead).
-    n_classes, latent_dim, hidden, activation, alpha, dtype, seed
+    n_classes, latent_dim, hidden, activation, alpha, labelled_weight, dtype, seed
         M2's, as for :class:`~minivae.models.m2.M2`.
     likelihood : default "gaussian-perpixel"
         p(z1 | y, z2): M2's likelihood of the codes.
@@ -67,7 +67,8 @@ class M1M2(M2):
     kind = "m1m2"
 
     def __init__(self, input_dim=784, m1=None, n_classes=10, latent_dim=50, hidden=(500,), activation="relu",
-                 likelihood="gaussian-perpixel", alpha=1.0, dtype="float32", seed=0, m1_params=None):
+                 likelihood="gaussian-perpixel", alpha=1.0, dtype="float32", seed=0, m1_params=None,
+                 labelled_weight=1.0):
         if not isinstance(m1, dict):
             raise ValidationError(f"m1: expected the configuration dict of the VAE M1, got {type(m1).__name__}")
         cfg = {k: v for k, v in m1.items() if k != "kind"}
@@ -83,7 +84,7 @@ class M1M2(M2):
         if m1_params is not None:
             self.m1.params.load(np.asarray(m1_params, dtype=self.m1.params.dtype))
         self._setup(input_dim, n_classes, latent_dim, hidden, activation, likelihood, alpha, dtype, seed,
-                    feature_dim=self.m1.latent_dim)
+                    feature_dim=self.m1.latent_dim, labelled_weight=labelled_weight)
         if self.likelihood.needs_unit_interval:
             raise ValidationError(f"likelihood: M1's codes are real numbers, so M2's likelihood must be a density "
                                   f"(gaussian, gaussian-perpixel, laplace), got {self.likelihood.name!r}")

@@ -28,17 +28,23 @@ The loss of a mini-batch (the paper's J^alpha, in nats per example)
 --------------------------------------------------------------------
 With B_l labelled and B_u unlabelled rows,
 
-    loss = (1/B_l) sum_labelled l(x, y) + (1/B_u) sum_unlabelled -U(x)
+    loss = lambda (1/B_l) sum_labelled l(x, y) + (1/B_u) sum_unlabelled -U(x)
            + alpha (1/B_l) sum_labelled -log q(y | x),
 
 a term dropped when its rows are absent. ``alpha`` is a weight per labelled example; the
 command line sets it to 0.1 N / N_l (N training examples, N_l of them labelled), the paper's
 alpha = 0.1 N for a sum over the data set rescaled, as its code does, to the labelled mean.
+``lambda`` (``labelled_weight``, default 1) weighs the labelled bound against the unlabelled one.
+With lambda = 1 each kind of example weighs as much as the other however few are labelled. The
+paper's objective is instead a sum over the data set, every example counted once: as a mean per
+unlabelled example that is lambda = N_l / N_u and a classification weight of
+beta N_l / N_u = 0.1 N / N_u (beta = 0.1 N / N_l, the paper's code's weight per labelled example),
+about 0.1, whatever mix of labelled and unlabelled rows a batch holds.
 
 Gradients (derived here; checked against central differences in tests/test_m2.py)
 ------------------------------------------------------------------------------------
 Each row r of the stacked batch (every labelled pair, and every unlabelled x with each of the K
-classes) carries a weight w_r = dloss/dl_r: 1/B_l for a labelled row, pi_uk / B_u for the row
+classes) carries a weight w_r = dloss/dl_r: lambda/B_l for a labelled row, pi_uk / B_u for the row
 (x_u, k). The decoder, the reparameterization z = mu + exp(log_var/2) eps and the closed-form KL
 then backpropagate w_r times their usual per-example derivatives (lecture 000's steps 5-6):
 
@@ -224,18 +230,21 @@ class M2(_LabelModel):
         gaussian-perpixel, laplace), since each row's nll carries its own weight.
     alpha : float, default 1
         Weight of the classification term -log q(y | x), per labelled example.
+    labelled_weight : float, default 1
+        lambda, the weight of the labelled bound's mean against the unlabelled bound's.
     dtype, seed : as for :class:`~minivae.models.vae.VAE`.
     """
 
     kind = "m2"
 
     def __init__(self, input_dim=784, n_classes=10, latent_dim=50, hidden=(500,), activation="relu",
-                 likelihood="bernoulli", alpha=1.0, dtype="float32", seed=0):
-        self._setup(input_dim, n_classes, latent_dim, hidden, activation, likelihood, alpha, dtype, seed)
+                 likelihood="bernoulli", alpha=1.0, dtype="float32", seed=0, labelled_weight=1.0):
+        self._setup(input_dim, n_classes, latent_dim, hidden, activation, likelihood, alpha, dtype, seed,
+                    labelled_weight=labelled_weight)
         self._init_params(self._parts(), self.params_dtype, seed)
 
     def _setup(self, input_dim, n_classes, latent_dim, hidden, activation, likelihood, alpha, dtype, seed,
-               feature_dim=None):
+               feature_dim=None, labelled_weight=1.0):
         self.input_dim = check_positive_int(input_dim, "input_dim")
         self.n_classes = K = check_positive_int(n_classes, "n_classes")
         if K < 2:
@@ -244,6 +253,7 @@ class M2(_LabelModel):
         hidden = check_hidden(hidden)
         check_choice(activation, "activation", ACTIVATIONS)
         self.alpha = check_positive_float(alpha, "alpha", allow_zero=True)
+        self.labelled_weight = check_positive_float(labelled_weight, "labelled_weight", allow_zero=True)
         self.params_dtype = dtype = check_float_dtype(dtype)
         seed = check_int(seed, "seed", minimum=0)
         self.likelihood = make_likelihood(likelihood)
@@ -254,7 +264,7 @@ class M2(_LabelModel):
         self.noise_dim = d
         self.config = dict(input_dim=self.input_dim, n_classes=K, latent_dim=d, hidden=list(hidden),
                            activation=activation, likelihood=self.likelihood.config(), alpha=self.alpha,
-                           dtype=dtype.name, seed=seed)
+                           labelled_weight=self.labelled_weight, dtype=dtype.name, seed=seed)
         D = self.input_dim if feature_dim is None else feature_dim
         self.feature_dim = D
         self.classifier = MLP((D, *hidden, K), activation, prefix="cls")
@@ -365,7 +375,7 @@ class M2(_LabelModel):
         ce = -logpi[lab, labels[lab]]
         loss = 0.0
         if n_l:
-            loss += ell[:n_l].mean() + self.alpha * ce.mean()
+            loss += self.labelled_weight * ell[:n_l].mean() + self.alpha * ce.mean()
         if n_u:
             loss += neg_u.mean()
         # per-example parts of the bound: expected nll and expected KL (z's, plus y's: log K for
@@ -384,7 +394,7 @@ class M2(_LabelModel):
         # row weights w_r = dloss / dl_r
         w = np.empty(len(feats), dtype=h.dtype)
         if n_l:
-            w[:n_l] = 1.0 / n_l
+            w[:n_l] = self.labelled_weight / n_l
         if n_u:
             dell_u, da_u = unlabelled_bound_backward(a[unl], ell_u)
             w[n_l:] = (dell_u / n_u).reshape(-1)
