@@ -239,9 +239,14 @@ OPTIONS = (
     Option("alpha", "model", None, "weight of the classification term -log q(y|x) per labelled example "
            "(default: 0.1 N / N_labelled, the paper's alpha = 0.1 N rescaled to a mean over the labelled examples)",
            parse=nonneg_float, models=("m2", "m1m2"), config=("alpha",), group=_SSL),
-    Option("labelled_weight", "model", 1.0, "weight of the labelled bound's mean against the unlabelled bound's "
-           "(default: 1; the paper's sum over the data set is N_labelled / N_unlabelled, with --alpha 0.1 N / "
-           "N_unlabelled)", parse=nonneg_float, models=("m2", "m1m2"), config=("labelled_weight",), group=_SSL),
+    Option("labelled_weight", "model", None, "weight of the labelled bound's mean against the unlabelled bound's "
+           "(default: 1, or N_labelled / N_unlabelled with --weighting dataset)", parse=nonneg_float,
+           models=("m2", "m1m2"), config=("labelled_weight",), group=_SSL),
+    Option("weighting", "run", "mean", "how labelled and unlabelled examples weigh: each kind's bound as a mean "
+           "of its own (mean, the default: --labelled-weight 1, --alpha 0.1 N / N_labelled) or every example "
+           "once, as the paper's sum over the data set (dataset: --labelled-weight N_labelled / N_unlabelled, "
+           "--alpha 0.1 N / N_unlabelled); an explicit --alpha or --labelled-weight wins",
+           choices=("mean", "dataset"), models=("m2", "m1m2"), group=_SSL),
     Option("m1_epochs", "run", 10, "epochs of the VAE M1 on all training images before M2 trains on its codes "
            "(default: 10)", parse=positive_int, models=("m1m2",), group=_SSL),
     Option("m1_init", "run", "uniform", "M1's initial weights: U(-1/sqrt(n_in), 1/sqrt(n_in)) as every minivae "

@@ -408,6 +408,19 @@ def test_cli_refuses_a_negative_labelled_weight(tmp_path, capsys):
 
 
 @needs_data
+@pytest.mark.parametrize("extra,weight,alpha", [
+    ([], 1.0, 0.1 * 200 / 20),                                     # mean weighting: 0.1 N / N_l
+    (["--weighting", "dataset"], 20 / 180, 0.1 * 200 / 180),      # every example once: N_l / N_u, 0.1 N / N_u
+    (["--weighting", "dataset", "--alpha", "2"], 20 / 180, 2.0),   # an explicit weight wins
+])
+def test_cli_weighting_sets_the_default_weights(extra, weight, alpha, tmp_path, monkeypatch):
+    _small_test_split(monkeypatch)
+    assert main(["train", "--model", "m2", "--epochs", "1", "--out", str(tmp_path)] + TINY + extra) == 0
+    model = checkpoint.load_model(tmp_path / "checkpoint.npz")
+    assert model.labelled_weight == pytest.approx(weight) and model.alpha == pytest.approx(alpha)
+
+
+@needs_data
 def test_cli_classifier_baseline(tmp_path, capsys, monkeypatch):
     _small_test_split(monkeypatch)
     assert main(["train", "--model", "classifier", "--labels", "20", "--hidden", "8", "--batch-size", "10",
