@@ -249,6 +249,8 @@ OPTIONS = (
            choices=("mean", "dataset"), models=("m2", "m1m2"), group=_SSL),
     Option("m1_epochs", "run", 10, "epochs of the VAE M1 on all training images before M2 trains on its codes "
            "(default: 10)", parse=positive_int, models=("m1m2",), group=_SSL),
+    Option("m1_batch_size", "run", None, "M1's batch size (default: --batch-size)", parse=positive_int,
+           models=("m1m2",), group=_SSL),
     Option("m1_init", "run", "uniform", "M1's initial weights: U(-1/sqrt(n_in), 1/sqrt(n_in)) as every minivae "
            "model (uniform, the default) or Glorot's with zero biases (glorot)", choices=WEIGHT_INITS,
            models=("m1m2",), group=_SSL),

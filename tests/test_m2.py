@@ -380,7 +380,8 @@ def test_cli_m1m2_starts_m1_from_the_init_asked_for(init, tmp_path, capsys, monk
     argv = ["train", "--model", "m1m2", "--epochs", "1", "--m1-epochs", "1", "--m1-hidden", "8",
             "--m1-latent-dim", "3", "--m1-init", init, "--out", str(tmp_path)] + TINY
     assert main(argv) == 0
-    assert f"(weights started {init})" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"(weights started {init})" in out
     W = checkpoint.load_model(tmp_path / "checkpoint.npz").params["enc.0.W"]
     if init == "glorot":
         assert 0.05 < np.abs(W).max() < 0.093
@@ -418,6 +419,25 @@ def test_cli_weighting_sets_the_default_weights(extra, weight, alpha, tmp_path, 
     assert main(["train", "--model", "m2", "--epochs", "1", "--out", str(tmp_path)] + TINY + extra) == 0
     model = checkpoint.load_model(tmp_path / "checkpoint.npz")
     assert model.labelled_weight == pytest.approx(weight) and model.alpha == pytest.approx(alpha)
+
+
+@needs_data
+def test_cli_m1m2_trains_m1_with_its_own_batch_size(tmp_path, capsys, monkeypatch):
+    """--m1-batch-size 20 on 200 images: M1's epoch is 10 steps (its progress says so), M2's batches
+    stay --batch-size."""
+    _small_test_split(monkeypatch)
+    seen = []
+    real = Trainer.__init__
+
+    def spy(self, model, *a, **kw):
+        seen.append((model.kind, kw.get("batch_size")))
+        real(self, model, *a, **kw)
+
+    monkeypatch.setattr(Trainer, "__init__", spy)
+    argv = ["train", "--model", "m1m2", "--epochs", "1", "--m1-epochs", "1", "--m1-hidden", "8",
+            "--m1-latent-dim", "3", "--m1-batch-size", "20", "--out", str(tmp_path)] + TINY
+    assert main(argv) == 0
+    assert seen == [("vae", 20), ("m1m2", 40)]
 
 
 @needs_data

@@ -269,6 +269,8 @@ def _semi_model(args, config, x_train, y_train, x_test, settings):
         restart_glorot(m1.params, ("enc.", "dec."), np.random.default_rng(config["seed"]))
     print(f"M1: training {m1!r} on all {len(x_train)} training images for {args.m1_epochs} epochs "
           f"(weights started {args.m1_init})", flush=True)
+    if args.m1_batch_size is not None:
+        settings = dict(settings, batch_size=args.m1_batch_size)
     Trainer(m1, x_train, x_test, **settings).run(args.m1_epochs)
     config["m1"] = m1.get_config()
     model = build_model(config)
