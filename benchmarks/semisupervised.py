@@ -91,6 +91,14 @@ def run_one(kind, draw, x, y, x_test, y_test, args, log):
                      "wall_minutes": (time.perf_counter() - t_wall) / 60, "test_error": err})
         if trainer.epoch == 1 or trainer.epoch % args.log_every == 0:
             log(f"  {kind} draw {draw} epoch {trainer.epoch}: {spent / 60:.1f} min, test error {100 * err:.2f}%")
+    # where the errors are: the three largest cells off the confusion matrix's diagonal
+    cm = semisupervised.confusion_matrix(model, x_test, y_test)
+    off = cm - np.diag(np.diag(cm))
+    worst = np.argsort(off, axis=None)[::-1][:3]
+    log(f"  {kind} draw {draw} most confused (true -> predicted: test images): " + ", ".join(
+        f"{t} -> {q}: {off[t, q]}" for t, q in zip(*np.unravel_index(worst, off.shape))))
+    if args.save:
+        trainer.save_checkpoint(Path(args.out) / f"{kind}-draw{draw}.npz")
     return rows
 
 
@@ -122,6 +130,7 @@ def main(argv=None):
     p.add_argument("--baseline-epochs", type=int, default=300,
                    help="epochs of the baseline (one step each with 100 labels; it has converged by then)")
     p.add_argument("--log-every", type=int, default=5)
+    p.add_argument("--save", action="store_true", help="also save each run's final checkpoint in --out")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--out", default="benchmarks/results/semisupervised")
     args = p.parse_args(argv)
