@@ -7,7 +7,9 @@
 
 A step is what a training loop does per mini-batch: draw the noise, forward pass, loss,
 backward pass, Adam update. The model is 784-400-20 with ReLU, a Bernoulli likelihood on
-logits, the closed-form KL, float32, batch B of fixed random grey levels.
+logits, the closed-form KL, float32, batch B of fixed random grey levels, or with ``--data mnist``
+sixteen batches of MNIST training digits drawn once and taken in turn (the input ``minivae train``
+sees; the same batches for every implementation).
 
 Every implementation runs in its own process, started once per thread count with
 OMP/OPENBLAS/MKL_NUM_THREADS set before NumPy or PyTorch load, and kept alive: the driver asks
@@ -72,8 +74,26 @@ def _worker(impl, threads):
         sys.path.insert(0, HERE)
         from torch_vae import TorchVAE, make_step
 
+    def inputs(batch):
+        """The batches a step takes in turn: one of random grey levels, or sixteen of MNIST."""
+        if os.environ.get("MINIVAE_BENCH_DATA", "random") == "random":
+            return [rng.random((batch, 784), dtype=np.float32)]
+        sys.path.insert(0, ROOT)
+        from minivae import datasets
+        images = datasets.load("mnist", "train").x
+        pick = np.random.default_rng(0)
+        return [np.ascontiguousarray(images[pick.choice(len(images), batch, replace=False)], dtype=np.float32)
+                for _ in range(16)]
+
+    def cycle(step, xs):
+        i = [0]
+        def run():
+            step(xs[i[0] % len(xs)])
+            i[0] += 1
+        return run
+
     def build(batch):
-        x = rng.random((batch, 784), dtype=np.float32)
+        xs = inputs(batch)
         if impl in ("minivae", "baseline"):
             sys.path.insert(0, os.environ["MINIVAE_BENCH_BASELINE"] if impl == "baseline" else ROOT)
             import minivae
@@ -84,13 +104,12 @@ def _worker(impl, threads):
             # the step `minivae train` runs with this many threads: the batch split among them
             # when there are several (minivae.parallel), else one thread and the BLAS's own
             step = DataParallel(model, threads) if DataParallel.usable(model, threads) else model
-            return lambda: step.train_step(x, opt, noise)
+            return cycle(lambda x: step.train_step(x, opt, noise), xs)
         torch.manual_seed(0)
         model = TorchVAE()
         opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=(impl == "torch-fused"))
         step = make_step(model, opt)
-        xt = torch.from_numpy(x)
-        return lambda: step(xt)
+        return cycle(step, [torch.from_numpy(x) for x in xs])
 
     if impl == "peak":
         a = rng.random((PEAK_N, PEAK_N), dtype=np.float32)
@@ -289,6 +308,9 @@ def main(argv=None):
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     p.add_argument("--baseline", default=None,
                    help="a checkout of minivae (the folder holding its minivae/ package) to time beside this one")
+    p.add_argument("--data", choices=("random", "mnist"), default="random",
+                   help="the input: fixed random grey levels (default) or MNIST training batches (needs MINIVAE_DATA "
+                        "or the download cache)")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--worker-threads", type=int, default=1, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -299,12 +321,13 @@ def main(argv=None):
         if not os.path.isfile(os.path.join(root, "minivae", "__init__.py")):
             p.error(f"--baseline: expected a folder holding a minivae/ package, got {args.baseline}")
         os.environ["MINIVAE_BENCH_BASELINE"] = root
+    os.environ["MINIVAE_BENCH_DATA"] = args.data
     t0 = time.time()
     for line in machine():
         print(line)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"bench_step: {args.rounds} rounds x {args.seconds:g} s, threads {args.threads}, "
-          f"batch {args.batch}; load average at start {load:.2f}")
+          f"batch {args.batch}, input {args.data}; load average at start {load:.2f}")
     results = run(args.threads, args.batch, args.rounds, args.seconds, baseline=args.baseline)
     report(results)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
