@@ -236,8 +236,9 @@ OPTIONS = (
            "REINFORCE baseline (default: leave-one-out with several samples, else running-mean)",
            choices=("running-mean", "leave-one-out", "none"), models=("categorical",), config=("baseline",),
            group=_CAT),
-    Option("alpha", "model", None, "weight of the classification term -log q(y|x) per labelled example "
-           "(default: 0.1 N / N_labelled, the paper's alpha = 0.1 N rescaled to a mean over the labelled examples)",
+    Option("alpha", "model", None, "weight of the mean classification term -log q(y|x) of the labelled examples "
+           "(default: 0.1 N / N_labelled, the paper's code's weight per labelled example; with --weighting dataset "
+           "0.1 N / N_unlabelled)",
            parse=nonneg_float, models=("m2", "m1m2"), config=("alpha",), group=_SSL),
     Option("labelled_weight", "model", None, "weight of the labelled bound's mean against the unlabelled bound's "
            "(default: 1, or N_labelled / N_unlabelled with --weighting dataset)", parse=nonneg_float,

@@ -31,15 +31,19 @@ With B_l labelled and B_u unlabelled rows,
     loss = lambda (1/B_l) sum_labelled l(x, y) + (1/B_u) sum_unlabelled -U(x)
            + alpha (1/B_l) sum_labelled -log q(y | x),
 
-a term dropped when its rows are absent. ``alpha`` is a weight per labelled example; the
-command line sets it to 0.1 N / N_l (N training examples, N_l of them labelled), the paper's
-alpha = 0.1 N for a sum over the data set rescaled, as its code does, to the labelled mean.
-``lambda`` (``labelled_weight``, default 1) weighs the labelled bound against the unlabelled one.
-With lambda = 1 each kind of example weighs as much as the other however few are labelled. The
-paper's objective is instead a sum over the data set, every example counted once: as a mean per
-unlabelled example that is lambda = N_l / N_u and a classification weight of
-beta N_l / N_u = 0.1 N / N_u (beta = 0.1 N / N_l, the paper's code's weight per labelled example),
-about 0.1, whatever mix of labelled and unlabelled rows a batch holds.
+a term dropped when its rows are absent. ``alpha`` weighs the classification term and
+``lambda`` (``labelled_weight``, default 1) the labelled bound, both against the unlabelled
+bound's mean. The paper's objective is a sum over the data set, every example counted once,
+
+    J = sum_labelled [l(x, y) + beta (-log q(y | x))] + sum_unlabelled -U(x),
+
+with beta = 0.1 N / N_l per labelled example in its code (N training examples, N_l of them
+labelled, N_u not; its alpha = 0.1 N over the labelled examples' mean). A random batch estimates
+each mean over its own rows, so the loss above estimates J / N_u when lambda = N_l / N_u and
+alpha = beta N_l / N_u = 0.1 N / N_u (about 0.1), whatever mix of rows a batch holds: the command
+line's ``--weighting dataset``. Its default, ``--weighting mean``, keeps lambda = 1 and alpha =
+beta: each kind of example then weighs as much as the other however few are labelled, every
+labelled example N_u / N_l times what it weighs in J.
 
 Gradients (derived here; checked against central differences in tests/test_m2.py)
 ------------------------------------------------------------------------------------
