@@ -36,6 +36,7 @@ version, the kernel it chose, threads): a figure without its machine misleads.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -86,11 +87,8 @@ def _worker(impl, threads):
                 for _ in range(16)]
 
     def cycle(step, xs):
-        i = [0]
-        def run():
-            step(xs[i[0] % len(xs)])
-            i[0] += 1
-        return run
+        batches = itertools.cycle(xs)
+        return lambda: step(next(batches))
 
     def build(batch):
         xs = inputs(batch)

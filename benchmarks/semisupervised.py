@@ -48,12 +48,13 @@ def run_one(kind, draw, x, y, x_test, y_test, args, log):
         model = build_model({"kind": "classifier", "hidden": args.hidden, "seed": draw})
         trainer = Trainer(model, xs, y_train=ys, batch_size=min(args.batch_size, len(xs)), **settings)
     else:
-        alpha = 0.1 * len(x) / args.labels if args.alpha is None else args.alpha
-        weight = args.labelled_weight
+        weighting = "dataset" if args.dataset_weighting else "mean"
+        weight, alpha = semisupervised.default_weights(args.labels, len(x) - args.labels, weighting)
         if args.dataset_weighting:          # the paper's sum over the data set, per unlabelled example
-            n_unl = len(x) - args.labels
-            weight, alpha = args.labels / n_unl, 0.1 * len(x) / n_unl
             log(f"  dataset weighting: labelled_weight {weight:.6g}, alpha {alpha:.6g}")
+        else:
+            weight = args.labelled_weight
+            alpha = alpha if args.alpha is None else args.alpha
         cfg = {"kind": kind, "latent_dim": args.latent_dim, "hidden": args.hidden, "alpha": alpha,
                "labelled_weight": weight, "seed": draw}
         if kind == "m1m2":

@@ -1,5 +1,6 @@
 """Evaluating the models that learn from labels (M2, M1+M2 and the baseline classifier): test
-error, the confusion matrix, and M2's labelled and unlabelled bounds (lecture 003, item 24).
+error, the confusion matrix, M2's labelled and unlabelled bounds (lecture 003, item 24), and the
+default weights of M2's loss (:func:`default_weights`).
 
 The bounds, in nats per example (see :mod:`minivae.models.m2`):
 
@@ -18,8 +19,29 @@ from .models import M2, check_model
 from .models.m2 import check_labels
 from .runtime.validation import check_positive_int, check_rng
 
-__all__ = ["error_rate", "confusion_matrix", "bounds", "evaluate_labels"]
+__all__ = ["error_rate", "confusion_matrix", "bounds", "evaluate_labels", "default_weights"]
 
+
+
+def default_weights(n_labelled, n_unlabelled, weighting="mean"):
+    """(labelled_weight, alpha) of M2's batch loss for a training set of n_labelled labelled and
+    n_unlabelled unlabelled examples (``minivae.models.m2``, "The loss of a mini-batch").
+
+    ``mean``: each kind of example a mean of its own, lambda = 1 and alpha = beta = 0.1 N / N_l (the
+    paper's code's weight per labelled example). ``dataset``: the paper's sum over the data set per
+    unlabelled example, lambda = N_l / N_u and alpha = 0.1 N / N_u. Without unlabelled examples the
+    paper's sum is the labelled one alone, which is the ``mean`` weighting.
+    """
+    n_l = check_positive_int(n_labelled, "n_labelled")
+    n_u = int(n_unlabelled)
+    if n_u < 0:
+        raise ValidationError(f"n_unlabelled: expected a count >= 0, got {n_unlabelled}")
+    if weighting not in ("mean", "dataset"):
+        raise ValidationError(f"weighting: expected 'mean' or 'dataset', got {weighting!r}")
+    n = n_l + n_u
+    if weighting == "dataset" and n_u:
+        return n_l / n_u, 0.1 * n / n_u
+    return 1.0, 0.1 * n / n_l
 
 def _label_model(model):
     check_model(model)

@@ -182,6 +182,22 @@ def test_labelled_weight_zero_leaves_the_decoder_no_gradient_from_labelled_examp
     assert np.any(model.params.g("cls.0.W") != 0)
 
 
+def test_default_weights_mean_and_dataset():
+    """mean: lambda 1, alpha 0.1 N / N_l; dataset: the paper's sum per unlabelled example,
+    lambda N_l / N_u, alpha 0.1 N / N_u; with nothing unlabelled the two coincide."""
+    assert semisupervised.default_weights(100, 59_900) == (1.0, pytest.approx(60.0))
+    w, a = semisupervised.default_weights(100, 59_900, "dataset")
+    assert w == pytest.approx(100 / 59_900) and a == pytest.approx(6000 / 59_900)
+    assert semisupervised.default_weights(20, 0, "dataset") == semisupervised.default_weights(20, 0, "mean")
+
+
+@pytest.mark.parametrize("args,match", [((0, 10), "n_labelled"), ((10, -1), "n_unlabelled"),
+                                        ((10, 10, "sum"), "weighting")])
+def test_default_weights_refuses_bad_counts_and_names(args, match):
+    with pytest.raises(ValidationError, match=match):
+        semisupervised.default_weights(*args)
+
+
 @pytest.mark.parametrize("bad", [-0.5, float("nan"), "one"])
 def test_labelled_weight_refuses_a_negative_or_non_numeric_value(bad):
     with pytest.raises((ValidationError, InputTypeError), match="labelled_weight"):

@@ -251,14 +251,11 @@ def _semi_model(args, config, x_train, y_train, x_test, settings):
     if args.model == "classifier":
         return build_model(config)
     n_l = int(np.count_nonzero(y_train >= 0))
-    n_u = len(x_train) - n_l
-    dataset = args.weighting == "dataset" and n_u > 0
+    weight, alpha = semisupervised.default_weights(n_l, len(x_train) - n_l, args.weighting)
     if config.get("alpha") is None:
-        # the paper's alpha = 0.1 N for the sum over the data, as a weight of the labelled mean
-        # (mean weighting) or, with every example counted once, of the unlabelled mean (dataset)
-        config["alpha"] = 0.1 * len(x_train) / (n_u if dataset else n_l)
+        config["alpha"] = alpha
     if config.get("labelled_weight") is None:
-        config["labelled_weight"] = n_l / n_u if dataset else 1.0
+        config["labelled_weight"] = weight
     if args.model == "m2":
         return build_model(config)
     m1_cfg = {"kind": "vae", "input_dim": x_train.shape[1], "activation": config["activation"],
