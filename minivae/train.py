@@ -390,8 +390,14 @@ class Trainer:
 class _GuardedOptimizer:
     """Stands in for the optimizer inside ``model.train_step``: checks the gradient first.
 
-    A NaN or infinite entry anywhere in the gradient makes one cheap reduction non-finite, and
-    the step is refused before it can spread NaN into the parameters.
+    A NaN or infinite entry anywhere in the gradient makes its sum non-finite, and the step is
+    refused before it can spread NaN into the parameters. The sum is ``np.einsum("i->", g)``: one
+    unthreaded pass, where ``np.add.reduce``'s pairwise summation took three times as long (0.090
+    against 0.030 ms for the default VAE's 652,824 parameters, on every gradient of every step:
+    6% of a two-thread step). Not a BLAS dot product with ones, which would be as quick but would
+    run on the BLAS's threads outside the data-parallel step's hold on them (see
+    :mod:`minivae.runtime.parallel`). A sum of finite entries can overflow only if some entry
+    exceeds 3e38 / n, which no step that has not diverged reaches.
     """
 
     def __init__(self, trainer):
@@ -404,7 +410,7 @@ class _GuardedOptimizer:
     def step(self, also=()):
         tr = self.trainer
         for g in (tr.model.params.grad, *also):
-            if not math.isfinite(float(np.add.reduce(g))):
+            if not math.isfinite(float(np.einsum("i->", g))):
                 raise tr._divergence("gradient", "NaN or infinite", applied=False)
         tr.optimizer.step(also)
 
