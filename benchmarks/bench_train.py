@@ -72,6 +72,9 @@ def main(argv=None):
         have_torch = False
     if not have_torch:
         print("PyTorch is not installed: timing minivae alone")
+    from bench_step import machine
+    for line in machine():
+        print(line)
     print(f"bench_train: {args.rounds} round(s), {args.epochs} epochs, threads "
           f"{args.threads or 'as the environment says'}; load average at start {os.getloadavg()[0]:.2f}", flush=True)
     rows = {"minivae": [], "pytorch": []}
@@ -100,6 +103,12 @@ def main(argv=None):
         rss = max(run["rss"] for run in runs)
         test = statistics.median([run["test"] for run in runs])
         print(f"{name:<10}{per_epoch:>18.2f}{wall:>14.1f}{rss:>15.0f}{test:>12.2f}")
+    if rows["minivae"] and rows["pytorch"]:
+        per = {k: statistics.median([s for run in v for s in run["seconds"]]) for k, v in rows.items()}
+        whole = {k: statistics.median([run["wall"] for run in v]) for k, v in rows.items()}
+        print(f"\nminivae / PyTorch: {per['pytorch'] / per['minivae']:.2f}x per epoch (training pass), "
+              f"{whole['pytorch'] / whole['minivae']:.2f}x the whole run (start-up, data, evaluation and "
+              f"minivae's checkpoints and pictures included)")
     print(f"\n(test -ELBO: single-sample, grey-level MNIST test set, nats per image; "
           f"load average at end {os.getloadavg()[0]:.2f})")
     return 0
