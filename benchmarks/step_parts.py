@@ -121,12 +121,11 @@ def main(argv=None):
         np.matmul(x.T, dh, out=G1)
 
     flops = step_flops(B)
-    work = [np.empty((B, 784), np.float32) for _ in range(4)]
-    logits = (f32(B, 784) - 0.5) * 8
-    v = np.abs(f32(P.size)) + 1e-3
-    sq = np.empty_like(v)
-
     if T == 1:
+        work = [np.empty((B, 784), np.float32) for _ in range(4)]
+        logits = (f32(B, 784) - 0.5) * 8
+        v = np.abs(f32(P.size)) + 1e-3
+        sq = np.empty_like(v)
         with blas.threads(1):
             step = best_ms(lambda: model.train_step(x, opt, noise), calls)
             prod = best_ms(products, calls)
@@ -160,8 +159,8 @@ def main(argv=None):
                  ("  of which np.sqrt over the vector", sqrt, None),
                  ("Bernoulli loss and gradient alone", loss, None)]
     else:
-        # a part's products on one core, at the one-thread peak
-        rows += [(f"one thread's part alone ({B // T} rows, loss and gradient)", half, flops / T / peak_gflops(1, args.peak_n) / 1e6),
+        part_floor = flops / T / peak_gflops(1, args.peak_n) / 1e6    # its products on one core
+        rows += [(f"one thread's part alone ({B // T} rows, loss and gradient)", half, part_floor),
                  (f"Adam.step on {T} threads", adam, adam_floor)]
     print(f"  {'':56s} {'measured':>9s} {'floor':>8s} {'beyond':>8s}")
     for name, ms, fl in rows:
