@@ -435,6 +435,30 @@ def test_nan_gradient_of_one_data_parallel_part_is_never_applied():
     np.testing.assert_array_equal(model.params.data, before[0])
 
 
+@pytest.mark.parametrize("bad", [None, np.nan, -np.inf])
+def test_checking_data_makes_no_temporary_the_size_of_the_data(bad):
+    """Validating a training set must not double its memory: no mask of x's size (a bool mask
+    is a quarter of a float32 x), whether x is good or holds a value the check refuses."""
+    import tracemalloc
+    from minivae.runtime.validation import check_data
+    x = np.random.default_rng(0).random((2000, 784), dtype=np.float32)
+    if bad is not None:
+        x[1500, 7] = bad
+    tracemalloc.start()
+    try:
+        if bad is None:
+            assert check_data(x, unit_interval=True, dtype=np.float32) is x
+        else:
+            with pytest.raises(ValidationError, match=r"expected finite values, found (nan|-inf) at row 1500, column 7"):
+                check_data(x, unit_interval=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # only a refused array is searched for the place of its bad value (a mask is made then)
+    limit = x.nbytes if bad is not None else x.nbytes // 16
+    assert peak < limit, (peak, x.nbytes)
+
+
 def test_real_divergence_with_a_huge_learning_rate():
     model = minivae.VAE(D, Z, (8,), likelihood="gaussian", seed=0)
     x = np.random.default_rng(1).random((64, D)).astype(np.float32)
