@@ -17,10 +17,9 @@ import numpy as np
 from .errors import ValidationError
 from .models import M2, check_model
 from .models.m2 import check_labels
-from .runtime.validation import check_positive_int, check_rng
+from .runtime.validation import check_choice, check_int, check_positive_int, check_rng
 
 __all__ = ["error_rate", "confusion_matrix", "bounds", "evaluate_labels", "default_weights"]
-
 
 
 def default_weights(n_labelled, n_unlabelled, weighting="mean"):
@@ -33,15 +32,13 @@ def default_weights(n_labelled, n_unlabelled, weighting="mean"):
     paper's sum is the labelled one alone, which is the ``mean`` weighting.
     """
     n_l = check_positive_int(n_labelled, "n_labelled")
-    n_u = int(n_unlabelled)
-    if n_u < 0:
-        raise ValidationError(f"n_unlabelled: expected a count >= 0, got {n_unlabelled}")
-    if weighting not in ("mean", "dataset"):
-        raise ValidationError(f"weighting: expected 'mean' or 'dataset', got {weighting!r}")
+    n_u = check_int(n_unlabelled, "n_unlabelled", minimum=0)
+    check_choice(weighting, "weighting", ("mean", "dataset"))
     n = n_l + n_u
     if weighting == "dataset" and n_u:
         return n_l / n_u, 0.1 * n / n_u
     return 1.0, 0.1 * n / n_l
+
 
 def _label_model(model):
     check_model(model)

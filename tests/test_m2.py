@@ -198,6 +198,12 @@ def test_default_weights_refuses_bad_counts_and_names(args, match):
         semisupervised.default_weights(*args)
 
 
+@pytest.mark.parametrize("bad", ["many", 2.5, True])
+def test_default_weights_refuses_a_count_that_is_not_a_whole_number(bad):
+    with pytest.raises(InputTypeError, match=r"n_unlabelled: expected an integer >= 0, got"):
+        semisupervised.default_weights(10, bad)
+
+
 @pytest.mark.parametrize("bad", [-0.5, float("nan"), "one"])
 def test_labelled_weight_refuses_a_negative_or_non_numeric_value(bad):
     with pytest.raises((ValidationError, InputTypeError), match="labelled_weight"):
