@@ -101,9 +101,21 @@ def test_cli_resume_is_bit_for_bit_and_refuses_other_options(tmp_path, capsys):
     assert _metrics(tmp_path / "part") == _metrics(tmp_path / "whole")
     assert len(_metrics(tmp_path / "part")) == 3
 
-    # Resuming a finished run does nothing and says so; going back is refused.
+    # Resuming a finished run trains nothing and says so; going back is refused.
     assert main(["train", "--resume", "--out", str(tmp_path / "part")]) == 0
     assert "nothing to do" in capsys.readouterr().out
+    # A run killed after its last checkpoint, before the metrics row and the pictures that follow
+    # it: resuming writes them from the checkpoint, the same as an uninterrupted run's.
+    part = tmp_path / "part"
+    lines = (part / "metrics.csv").read_text().splitlines(keepends=True)
+    (part / "metrics.csv").write_text("".join(lines[:-1]))
+    for name in ("samples.png", "reconstructions.png"):
+        (part / name).unlink()
+    assert main(["train", "--resume", "--no-progress", "--out", str(part)]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert _metrics(part) == _metrics(tmp_path / "whole") and len(_metrics(part)) == 3
+    for name in ("samples.png", "reconstructions.png"):
+        assert (part / name).read_bytes() == (tmp_path / "whole" / name).read_bytes()
     assert main(["train", "--resume", "--epochs", "2", "--out", str(tmp_path / "part")]) == 2
     assert "already done 3 epochs, got --epochs 2" in capsys.readouterr().err
 

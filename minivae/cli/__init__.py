@@ -351,8 +351,14 @@ def cmd_train(args):
         trainer, epochs, run_args = _resume(args, ckpt_path)
         data = run_args["data"]
         if trainer.epoch >= epochs:
+            # A run killed after its last checkpoint but before the metrics or the pictures that
+            # follow it is finished all the same: write those again from the checkpoint (the same
+            # files an uninterrupted run leaves), so that nothing of it is lost.
+            _write_metrics(out / METRICS, trainer.history)
+            _pictures(trainer.model, trainer.x_test, out, trainer.seed, trainer.y_test)
             print(f"{ckpt_path} has already done {trainer.epoch} of {epochs} epochs; nothing to do "
-                  f"(pass a larger --epochs to train on)", flush=True)
+                  f"(pass a larger --epochs to train on); {out / METRICS} and the pictures written "
+                  f"again from it", flush=True)
             return 0
         print(f"resuming {ckpt_path} after epoch {trainer.epoch} of {epochs}", flush=True)
     else:
